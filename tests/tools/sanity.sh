@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# ansible-test sanity on a copy of the collection laid out as
+# ansible_collections/enertef/workbench (ansible-test's required layout).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dest=$work/ansible_collections/enertef/workbench
+mkdir -p "$dest"
+# Tracked and new (not ignored) files only; the vendored pip bootstrap stays out.
+git ls-files -co --exclude-standard -z | grep -zv '^\.ci/' | xargs -0 cp --parents -t "$dest"
+# ansible-test downloads get-pip.py from a host this machine cannot reach; use
+# the offline stand-in (installs pip with ensurepip). See ../shared/tools/README.md.
+pip_version=$(python - <<'PY'
+import ansible_test._internal.pypi_proxy  # noqa: F401  (ensures ansible-test is importable)
+from ansible_test._internal.python_requirements import PIP_VERSION  # type: ignore
+print(PIP_VERSION.replace('.', '_'))
+PY
+) || pip_version=24_2
+mkdir -p ~/.ansible/test/cache
+cp "$root/.ci/ansible-test-get-pip.py" ~/.ansible/test/cache/get_pip_${pip_version}.py
+cd "$dest"
+git init -q && git add -A >/dev/null
+python_version=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+ansible-test sanity --python "$python_version" --requirements --color no "$@"
