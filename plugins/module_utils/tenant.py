@@ -108,7 +108,7 @@ def tenant_for(name, kind="user"):
     'workbench-user-alice'
     """
     ident = tenant_id(name, kind)
-    dns = ident.replace("_", "-")
+    dns = name.replace("_", "-")
     return {
         "name": name,
         "kind": kind,
