@@ -1,0 +1,119 @@
+"""The preflight role, run for real by ansible-playbook on this machine.
+
+Nothing is mocked: the ports are really bound by the test, docker is really
+missing from PATH (or its daemon really not running), /proc/sys/fs/inotify is
+the real one. Thresholds are set per test so a problem is present or absent on
+purpose.
+"""
+import os
+import shutil
+import socket
+
+import pytest
+
+PLAY = """
+- hosts: localhost
+  gather_facts: true
+  roles:
+    - enertef.workbench.preflight
+"""
+
+# Thresholds this machine surely meets, so each test isolates one problem.
+LENIENT = {
+    "preflight_min_inotify_max_user_instances": 1,
+    "preflight_min_inotify_max_user_watches": 1,
+    "preflight_min_free_disk_gb": 0,
+}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def problems(result):
+    assert result.rc != 0, result
+    (message,) = [m for m in result.failure_messages if "Preflight found" in m]
+    return message
+
+
+@pytest.fixture
+def path_without_docker(tmp_path):
+    """The system PATH with every directory that holds a docker binary left out."""
+    dirs = [d for d in os.environ["PATH"].split(os.pathsep) + ["/usr/bin", "/bin"]
+            if d and not os.path.exists(os.path.join(d, "docker"))]
+    path = os.pathsep.join(dict.fromkeys(dirs))
+    assert shutil.which("docker", path=path) is None
+    return path
+
+
+def test_unknown_cluster_type_is_named(playbook):
+    result = playbook(PLAY, extra_vars=dict(LENIENT, workbench_cluster="foo"))
+    message = problems(result)
+    assert "workbench_cluster is 'foo'" in message
+    assert "k3d, k3s, existing" in message
+
+
+def test_port_in_use_is_named(playbook):
+    port = free_port()
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        result = playbook(PLAY, extra_vars=dict(
+            LENIENT, preflight_host_ports={"hub": port, "pgadmin": free_port()}))
+    message = problems(result)
+    assert "host port %d (for hub) is already in use" % port in message
+    assert "(for pgadmin)" not in message
+
+
+def test_free_ports_pass(playbook):
+    result = playbook(PLAY, extra_vars=dict(
+        LENIENT, preflight_host_ports={"hub": free_port()}))
+    message = "\n".join(result.failure_messages)
+    assert "already in use" not in message
+
+
+def test_missing_docker_binary_is_named(playbook, path_without_docker):
+    result = playbook(PLAY, extra_vars=LENIENT, env={"PATH": path_without_docker})
+    assert "the docker command is not on PATH" in problems(result)
+
+
+@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client on PATH")
+def test_docker_daemon_not_reachable_is_named(playbook, tmp_path):
+    # A socket path where no daemon listens: the client is there, the engine is not.
+    result = playbook(PLAY, extra_vars=LENIENT,
+                      env={"DOCKER_HOST": "unix://%s/no-docker.sock" % tmp_path})
+    message = problems(result)
+    assert "Docker is not running or not reachable" in message
+    assert "Cannot connect to the Docker daemon" in message
+
+
+def test_low_inotify_limits_are_named_with_the_sysctl_fix(playbook):
+    with open("/proc/sys/fs/inotify/max_user_watches") as f:
+        current = int(f.read())
+    result = playbook(PLAY, extra_vars=dict(
+        LENIENT, preflight_min_inotify_max_user_watches=current + 1))
+    message = problems(result)
+    assert "fs.inotify.max_user_watches is %d" % current in message
+    assert "sysctl -w fs.inotify.max_user_watches=%d" % (current + 1) in message
+    assert "max_user_instances" not in message
+
+
+def test_too_little_disk_is_named(playbook):
+    result = playbook(PLAY, extra_vars=dict(LENIENT, preflight_min_free_disk_gb=10 ** 7))
+    assert "GiB are free on the filesystem" in problems(result)
+
+
+def test_existing_cluster_without_kubeconfig_is_named(playbook, tmp_path):
+    result = playbook(PLAY, extra_vars=dict(
+        LENIENT, workbench_cluster="existing", workbench_kubeconfig=str(tmp_path / "none")))
+    assert "kubeconfig %s does not exist" % (tmp_path / "none") in problems(result)
+
+
+def test_all_problems_are_reported_together(playbook, path_without_docker):
+    result = playbook(PLAY, extra_vars=dict(LENIENT, preflight_min_free_disk_gb=10 ** 7),
+                      env={"PATH": path_without_docker})
+    message = problems(result)
+    assert "docker command is not on PATH" in message and "GiB are free" in message
