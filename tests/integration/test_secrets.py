@@ -1,0 +1,95 @@
+"""The secrets role run for real on the controller: generated once, kept in a
+0600 file, reused on rerun, nothing written in check mode. The Kubernetes
+Secrets it applies are rendered from the same template and validated (there is
+no cluster here to apply them to)."""
+import os
+import stat
+import string
+
+import yaml
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - enertef.workbench.secrets
+"""
+RENDER = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - ansible.builtin.include_role:
+        name: enertef.workbench.secrets
+        public: true
+    - ansible.builtin.copy:
+        content: "{{ lookup('ansible.builtin.template', role_path_secrets + '/templates/secrets.yaml.j2') }}"
+        dest: "{{ rendered }}"
+        mode: "0600"
+      vars:
+        role_path_secrets: "{{ repo_root }}/roles/secrets"
+"""
+KEYS = {"postgres_admin_password", "object_store_root_password", "pgadmin_password",
+        "hub_shared_password", "hub_cookie_secret", "hub_proxy_token"}
+
+
+def variables(tmp_path, **more):
+    return dict({"workbench_state_dir": str(tmp_path / "state"),
+                 "secrets_apply_to_cluster": False}, **more)
+
+
+def read(tmp_path):
+    path = tmp_path / "state" / "credentials.yml"
+    return path, yaml.safe_load(path.read_text())
+
+
+def test_generated_once_kept_0600_and_reused(playbook, tmp_path):
+    first = playbook(PLAY, extra_vars=variables(tmp_path))
+    assert first.rc == 0, first
+    path, creds = read(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert KEYS <= set(creds)
+    values = [creds[k] for k in KEYS]
+    assert len(set(values)) == len(values), "every credential is its own"
+    for key in ("postgres_admin_password", "object_store_root_password", "pgadmin_password"):
+        assert len(creds[key]) == 32 and set(creds[key]) <= set(string.ascii_letters + string.digits)
+    for key in ("hub_cookie_secret", "hub_proxy_token"):
+        assert len(creds[key]) == 64 and set(creds[key]) <= set(string.hexdigits.lower())
+
+    second = playbook(PLAY, extra_vars=variables(tmp_path))
+    assert second.rc == 0 and second.changed == 0, second
+    assert read(tmp_path)[1] == creds
+
+
+def test_check_mode_writes_nothing(playbook, tmp_path):
+    result = playbook(PLAY, extra_vars=variables(tmp_path), check=True)
+    assert result.rc == 0, result
+    assert not (tmp_path / "state" / "credentials.yml").exists()
+
+
+def test_rotation_replaces_only_the_named_credential(playbook, tmp_path):
+    assert playbook(PLAY, extra_vars=variables(tmp_path)).rc == 0
+    _, before = read(tmp_path)
+    result = playbook(PLAY, extra_vars=variables(tmp_path, secrets_rotate=["hub_shared_password"]))
+    assert result.rc == 0 and result.changed == 1, result
+    _, after = read(tmp_path)
+    assert after["hub_shared_password"] != before["hub_shared_password"]
+    assert {k: v for k, v in after.items() if k != "hub_shared_password"} == \
+        {k: v for k, v in before.items() if k != "hub_shared_password"}
+
+
+def test_secret_manifests_are_valid_and_carry_the_kept_values(playbook, tmp_path, k8s_validate):
+    rendered = tmp_path / "secrets.yaml"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = playbook(RENDER, extra_vars=variables(tmp_path, rendered=str(rendered), repo_root=root))
+    assert result.rc == 0, result
+    docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
+    assert [d["metadata"]["name"] for d in docs] == [
+        "workbench-postgres-admin", "workbench-object-store-root", "workbench-pgadmin", "workbench-hub"]
+    assert k8s_validate(docs) == []
+    _, creds = read(tmp_path)
+    import base64
+    hub = docs[3]["data"]
+    assert base64.b64decode(hub["shared-password"]).decode() == creds["hub_shared_password"]
+    broken = dict(docs[0], data={"password": 42})
+    assert k8s_validate([broken]), "a non-string data value must fail validation"
