@@ -1,0 +1,61 @@
+"""The verify role against real local HTTP/TCP servers started by the test
+(the workbench's own services need a cluster): a healthy endpoint passes and
+the summary names the URLs and the credential file; a dead one fails naming it."""
+import http.server
+import socket
+import threading
+
+import pytest
+
+PLAY = """
+- hosts: localhost
+  gather_facts: false
+  roles:
+    - enertef.workbench.verify
+"""
+
+
+@pytest.fixture
+def http_server():
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_healthy_endpoints_pass_with_a_summary(playbook, http_server, tmp_path):
+    result = playbook(PLAY, extra_vars={
+        "workbench_state_dir": str(tmp_path),
+        "verify_urls": [{"name": "Hub", "url": "http://127.0.0.1:%d" % http_server, "health": "/health"}],
+        "verify_tcp_ports": [{"name": "HTTP", "port": http_server}],
+        "verify_retries": 1, "verify_delay": 1,
+    })
+    assert result.rc == 0, result
+    summary = [r for name, _, r in result.task_results() if name == "Show where everything is"][0]["msg"]
+    text = str(summary)
+    assert "http://127.0.0.1:%d" % http_server in text
+    assert str(tmp_path / "credentials.yml") in text
+
+
+def test_a_dead_endpoint_fails_naming_it(playbook, http_server, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    result = playbook(PLAY, extra_vars={
+        "workbench_state_dir": str(tmp_path),
+        "verify_urls": [{"name": "pgAdmin", "url": "http://127.0.0.1:%d" % http_server, "health": "/nope"}],
+        "verify_tcp_ports": [{"name": "PostgreSQL", "port": dead}],
+        "verify_retries": 1, "verify_delay": 1,
+    })
+    assert result.rc != 0
+    failed = [(name, r) for name, _, r in result.task_results() if r.get("failed")]
+    assert failed and failed[0][0] == "Check each web endpoint answers"
+    assert "/nope" in str(failed[0][1])
