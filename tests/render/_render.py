@@ -1,0 +1,98 @@
+"""Render a role's manifest templates the way the role applies them.
+
+The roles apply ``definition: "{{ lookup('ansible.builtin.template', NAME) }}"``;
+``render_template`` evaluates that very expression with Ansible's own Templar,
+over the role's ``defaults/main.yml`` plus overrides (given like inventory
+variables, so templated strings in them are resolved too). Tests therefore
+validate the same Jinja, filters and lookups that run against a cluster.
+
+    from _render import render_role, render_template, role_defaults
+    docs = render_role("postgres", {"postgres_service_type": "ClusterIP"})
+"""
+import pathlib
+
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar, trust_as_template
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROLES = ROOT / "roles"
+_COLLECTIONS = [str(ROOT / ".collections")]
+_loader = None
+
+
+def _ansible_loader():
+    """The DataLoader, after making ansible.builtin.* and enertef.workbench.* resolvable (once)."""
+    global _loader
+    if _loader is None:
+        init_plugin_loader(_COLLECTIONS)
+        _loader = DataLoader()
+    return _loader
+
+
+def _as_inventory_value(value):
+    """Mark strings as templates, as Ansible does for variables read from an inventory."""
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {key: _as_inventory_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_inventory_value(item) for item in value]
+    return value
+
+
+def role_dir(role):
+    path = ROLES / role
+    if not (path / "defaults" / "main.yml").is_file():
+        raise ValueError("no role %r with defaults/main.yml under %s" % (role, ROLES))
+    return path
+
+
+def role_defaults(role):
+    """The role's defaults/main.yml as Ansible loads it (strings stay unrendered templates)."""
+    return _ansible_loader().load_from_file(
+        str(role_dir(role) / "defaults" / "main.yml"), trusted_as_template=True) or {}
+
+
+def role_templates(role):
+    """File names of the role's Kubernetes manifest templates (templates/*.yaml.j2)."""
+    return sorted(p.name for p in (role_dir(role) / "templates").glob("*.yaml.j2"))
+
+
+def render_template(role, template, overrides=None):
+    """The text ``lookup('ansible.builtin.template', template)`` gives inside ``role``."""
+    variables = dict(role_defaults(role))
+    variables.update(_as_inventory_value(dict(overrides or {})))
+    # What Ansible sets for a task of the role: the lookup finds templates/<name> here.
+    variables["ansible_search_path"] = [str(role_dir(role))]
+    templar = Templar(loader=_ansible_loader(), variables=variables)
+    expression = "{{ lookup('ansible.builtin.template', %r) }}" % template
+    return str(templar.template(trust_as_template(expression)))
+
+
+def load_documents(text):
+    """The non-empty YAML documents in ``text``, as the kubernetes.core.k8s module reads them."""
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def render_role(role, overrides=None):
+    """{template name: [documents]} for every manifest template of ``role``."""
+    return {name: load_documents(render_template(role, name, overrides))
+            for name in role_templates(role)}
+
+
+def all_documents(rendered):
+    """Flatten render_role's result into one list of documents."""
+    return [doc for docs in rendered.values() for doc in docs]
+
+
+def find(docs, kind, name=None):
+    """The one document of ``kind`` (and ``name``); fails loudly when absent or ambiguous."""
+    found = [d for d in docs if d.get("kind") == kind
+             and (name is None or d["metadata"]["name"] == name)]
+    if len(found) != 1:
+        raise AssertionError("expected one %s %s, found %d among %s" % (
+            kind, name or "", len(found),
+            [(d.get("kind"), d.get("metadata", {}).get("name")) for d in docs]))
+    return found[0]
