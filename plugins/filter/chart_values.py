@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, enertef.workbench contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check Helm chart values against the chart's JSON schema, the way Helm does."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible.errors import AnsibleFilterError
+
+try:
+    from jsonschema import Draft7Validator
+    HAS_JSONSCHEMA = True
+except ImportError:
+    HAS_JSONSCHEMA = False
+
+
+def merge_chart_values(defaults, overrides):
+    """Helm's coalescing of values: maps merge, anything else replaces, null removes the key."""
+    merged = copy.deepcopy(dict(defaults or {}))
+    for key, value in (overrides or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_chart_values(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def chart_values_problems(values, schema, defaults=None):
+    """Every schema violation of ``defaults`` deep-merged with ``values``, as readable lines.
+
+    An empty list means the values are valid. Each line names the path of the
+    offending value and what is wrong with it.
+    """
+    if not HAS_JSONSCHEMA:
+        raise AnsibleFilterError("chart_values_problems needs the Python library jsonschema "
+                                 "on the controller: pip install -r requirements.txt")
+    if not isinstance(values, dict):
+        return ["values must be a mapping, got %s" % type(values).__name__]
+    merged = merge_chart_values(defaults, values)
+    problems = []
+    for error in sorted(Draft7Validator(schema).iter_errors(merged), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        problems.append("%s: %s" % (path, error.message))
+    return problems
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "chart_values_problems": chart_values_problems,
+            "merge_chart_values": merge_chart_values,
+        }
