@@ -8,40 +8,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-DOCUMENTATION = r"""
-name: users_plan
-short_description: Validate and normalize workbench users (inventory list and CSV rows)
-version_added: 0.1.0
-description:
-  - Merges the inventory's users with rows read from a CSV file (columns C(name),
-    C(groups) separated by C(;) or spaces, C(state), C(purge)), checks every user and
-    group name against the tenant naming rule, refuses duplicates, unknown states
-    and fields, and returns C(users) (present and absent) and C(groups).
-  - All problems are reported together; nothing is returned when there is one.
-options:
-  _input:
-    description: Users from the inventory (C(workbench_users)); names or dicts.
-    type: list
-    elements: raw
-    required: true
-  csv_rows:
-    description: Rows read from a CSV file (for example with C(community.general.read_csv)).
-    type: list
-    elements: dict
-    default: []
-"""
-
-EXAMPLES = r"""
-users_plan: "{{ workbench_users | enertef.workbench.users_plan(csv_rows) }}"
-"""
-
-RETURN = r"""
-_value:
-  description: C(users) (each C(name), C(groups), C(state), C(purge), and the tenant identifiers) and C(groups) (names).
-  type: dict
-"""
-
+import csv
+import io
 import re
+import secrets
+import string
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.enertef.workbench.plugins.module_utils.tenant import name_problem, tenant_for
@@ -70,9 +41,22 @@ def _as_groups(value):
     return list(value)
 
 
-def users_plan(users, csv_rows=None):
+def _csv_rows(csv_text):
+    if not csv_text or not csv_text.strip():
+        return []
+    reader = csv.DictReader(io.StringIO(csv_text))
+    if not reader.fieldnames or "name" not in [f.strip() for f in reader.fieldnames]:
+        raise AnsibleFilterError("the users CSV file needs a header line with a 'name' column "
+                                 "(name,groups,state,purge); nothing was changed")
+    return [{(k or "").strip(): (v or "").strip() for k, v in row.items() if (v or "").strip() or k == "name"}
+            for row in reader]
+
+
+def users_plan(users, csv_text=""):
+    """Validate and normalize the declared users; see users_plan.yml."""
     entries = [("workbench_users[%d]" % i, u) for i, u in enumerate(users or [])]
-    entries += [("CSV row %d" % (i + 2), r) for i, r in enumerate(csv_rows or [])]  # row 1 is the header
+    # row 1 of the file is the header
+    entries += [("CSV row %d" % (i + 2), r) for i, r in enumerate(_csv_rows(csv_text))]
     problems, plan, seen = [], [], {}
     for where, entry in entries:
         if isinstance(entry, str):
@@ -113,6 +97,57 @@ def users_plan(users, csv_rows=None):
     return {"users": plan, "groups": groups}
 
 
+ALPHABET = string.ascii_letters + string.digits
+
+
+def _generate(length):
+    return "".join(secrets.choice(ALPHABET) for _ in range(int(length)))
+
+
+def users_credentials(plan, kept=None, length=32):
+    """Credentials for every present user: kept ones reused, missing ones generated.
+
+    Entries of users that are absent (off-boarded, data kept) stay, so that
+    bringing a user back gives the same credentials; purged users are dropped.
+    """
+    kept = dict(kept or {})
+    result = {}
+    for user in plan["users"]:
+        old = dict(kept.get(user["name"]) or {})
+        if user["state"] == "absent" and user["purge"]:
+            continue
+        if user["state"] == "present":
+            old.setdefault("db_password", _generate(length))
+            old.setdefault("s3_secret_key", _generate(length))
+        if old:
+            result[user["name"]] = old
+    return result
+
+
+def users_merge_s3_keys(credentials, results, backend):
+    """Record the object-store key of each user after s3_tenant ran.
+
+    MinIO: the access key is the tenant id and the secret the one we generated.
+    IAM: the server makes the key; its secret is returned once, when created.
+    """
+    merged = {name: dict(values) for name, values in (credentials or {}).items()}
+    for result in results or []:
+        user = result.get("item") or {}
+        name = user.get("name")
+        if name not in merged or result.get("skipped") or result.get("failed"):
+            continue
+        if backend == "minio":
+            merged[name]["s3_access_key"] = user.get("s3_user", name)
+        elif result.get("secret_key"):
+            merged[name]["s3_access_key"] = result["access_key"]
+            merged[name]["s3_secret_key"] = result["secret_key"]
+    return merged
+
+
 class FilterModule(object):
     def filters(self):
-        return {"users_plan": users_plan}
+        return {
+            "users_plan": users_plan,
+            "users_credentials": users_credentials,
+            "users_merge_s3_keys": users_merge_s3_keys,
+        }
