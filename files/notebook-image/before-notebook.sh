@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sourced by the docker-stacks start script (/usr/local/bin/before-notebook.d/)
+# just before JupyterLab starts in the user's pod.
+# 1. Put the notebook-scripts into the home, never over the user's edits.
+# 2. Let mlflow in notebooks log to the user's own schema by default.
+
+python -m workbench_launchers.home_setup /opt/workbench/notebook-scripts "${HOME}/notebook-scripts" || \
+    echo "workbench: could not install notebook-scripts into ${HOME} (continuing)" >&2
+if [ "$(id -u)" = "0" ] && [ -n "${NB_UID:-}" ]; then
+    # started as root (docker-stacks switches user later): hand the files to the user
+    chown -R "${NB_UID}:${NB_GID:-100}" "${HOME}/notebook-scripts" || true
+fi
+if [ -z "${MLFLOW_TRACKING_URI:-}" ] && [ -n "${MLFLOW_BACKEND_STORE_URI:-}" ]; then
+    export MLFLOW_TRACKING_URI="${MLFLOW_BACKEND_STORE_URI}"
+fi
+export WORKBENCH_TENSORBOARD_LOGDIR="${WORKBENCH_TENSORBOARD_LOGDIR:-${HOME}/tensorboard-logs}"
