@@ -78,6 +78,7 @@ def workbench_authenticator(base):
         return base
     return type("Workbench" + base.__name__, (WorkbenchNameRule, base), {
         "__doc__": "%s with the workbench user name rule." % base.__name__,
+        "__module__": __name__,
     })
 
 
