@@ -1,0 +1,311 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, enertef.workbench contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the object-store modules share: tenant policy documents, the canonical
+policy comparison, the connection options and the client constructors.
+
+The tenant policy
+-----------------
+A tenant (user ``alice``, or group tenant ``group_ml``) may read, write and
+delete objects under its own prefix ``mlflow/alice/`` and, for a user, under
+the prefixes of the groups it belongs to (``mlflow/group_ml/``), list the
+bucket only with ``prefix`` under those prefixes, and ask for the bucket's
+location. Nothing else: no other prefix, no other bucket, no IAM call.
+
+Canonical comparison
+--------------------
+Servers give policies back in their own shape: SeaweedFS turns a one-item
+list into a plain string, MinIO and AWS reorder statements and keys. Two
+documents are equal here when :func:`canonical_policy` of both is equal: key
+order and list order do not matter, ``"x"`` equals ``["x"]``, ``Principal: "*"``
+equals ``{"AWS": "*"}``, booleans/numbers equal their strings, a missing
+``Version`` means ``2008-10-17`` (as in AWS).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+try:
+    from urllib.parse import unquote, urlsplit
+except ImportError:  # pragma: no cover  (Python 2 is not supported by this collection)
+    from urlparse import urlsplit  # type: ignore
+    from urllib import unquote  # type: ignore
+
+try:
+    import boto3
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    HAS_BOTO3 = True
+    BOTO3_IMPORT_ERROR = None
+except ImportError as import_error:
+    HAS_BOTO3 = False
+    BOTO3_IMPORT_ERROR = import_error
+
+    class BotoCoreError(Exception):  # type: ignore
+        """Placeholder so ``except`` clauses work without botocore."""
+
+    class ClientError(Exception):  # type: ignore
+        """Placeholder so ``except`` clauses work without botocore."""
+
+    class EndpointConnectionError(Exception):  # type: ignore
+        """Placeholder so ``except`` clauses work without botocore."""
+
+try:
+    from minio.credentials import StaticProvider
+    from minio.error import MinioAdminException
+    from minio.minioadmin import MinioAdmin
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    HAS_MINIO = True
+    MINIO_IMPORT_ERROR = None
+except ImportError as import_error:
+    HAS_MINIO = False
+    MINIO_IMPORT_ERROR = import_error
+
+    class MinioAdminException(Exception):  # type: ignore
+        """Placeholder so ``except`` clauses work without the minio SDK."""
+
+    class Urllib3Error(Exception):  # type: ignore
+        """Placeholder so ``except`` clauses work without urllib3."""
+
+from ansible_collections.enertef.workbench.plugins.module_utils.tenant import (
+    BUCKET,
+    group_tenant_id,
+    tenant_for,
+)
+
+POLICY_VERSION = "2012-10-17"
+# What AWS assumes when a document has no Version.
+DEFAULT_POLICY_VERSION = "2008-10-17"
+# Keys whose value is one string by definition; every other scalar is a
+# one-item list in canonical form.
+SCALAR_POLICY_KEYS = frozenset(("Version", "Id", "Sid", "Effect"))
+
+# Multipart uploads need only PutObject (+ Abort). s3:ListMultipartUploadParts
+# is left out on purpose: SeaweedFS rejects it as "not a valid action".
+OBJECT_ACTIONS = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+)
+
+# S3 bucket naming rules (the subset every server accepts).
+BUCKET_NAME_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
+
+
+def bucket_name_problem(bucket):
+    """Why ``bucket`` is not a valid bucket name, or None."""
+    if not isinstance(bucket, str) or not BUCKET_NAME_PATTERN.match(bucket) or ".." in bucket:
+        return ("bucket name %r is not allowed: use 3-63 characters, lower-case ASCII letters, "
+                "digits, '.' and '-', starting and ending with a letter or digit" % (bucket,))
+    return None
+
+
+# Connection options of every object-store module (documented in the
+# enertef.workbench.object_store doc fragment).
+OBJECT_STORE_ARGUMENT_SPEC = dict(
+    endpoint_url=dict(type="str", required=True),
+    admin_access_key=dict(type="str", required=True, no_log=False),
+    admin_secret_key=dict(type="str", required=True, no_log=True),
+    region=dict(type="str", default="us-east-1"),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="int", default=10),
+)
+
+
+def object_store_argument_spec(**extra):
+    """The shared connection options plus a module's own ``extra`` options."""
+    spec = dict(OBJECT_STORE_ARGUMENT_SPEC)
+    spec.update(extra)
+    return spec
+
+
+# ---------------------------------------------------------------- policies
+
+def tenant_prefixes(name, kind="user", groups=()):
+    """Key prefixes tenant ``name`` may use: its own, then its groups' (sorted)."""
+    prefixes = [tenant_for(name, kind)["s3_prefix"]]
+    if kind == "user":
+        prefixes += sorted(set(group_tenant_id(group) + "/" for group in groups or ()))
+    return prefixes
+
+
+def tenant_policy(name, kind="user", groups=(), bucket=BUCKET):
+    """The IAM/MinIO policy document of tenant ``name`` (see module docstring)."""
+    prefixes = tenant_prefixes(name, kind, groups)
+    bucket_arn = "arn:aws:s3:::%s" % bucket
+    return {
+        "Version": POLICY_VERSION,
+        "Statement": [
+            {
+                "Sid": "TenantObjects",
+                "Effect": "Allow",
+                "Action": list(OBJECT_ACTIONS),
+                "Resource": ["%s/%s*" % (bucket_arn, prefix) for prefix in prefixes],
+            },
+            {
+                "Sid": "TenantListing",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [bucket_arn],
+                "Condition": {"StringLike": {"s3:prefix": ["%s*" % prefix for prefix in prefixes]}},
+            },
+            {
+                "Sid": "BucketLocation",
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation"],
+                "Resource": [bucket_arn],
+            },
+        ],
+    }
+
+
+def parse_policy(policy):
+    """A policy document as a dict, from a dict or JSON text (also URL-encoded
+    JSON, as the raw IAM API returns it). ``None``/empty stays ``None``."""
+    if policy is None or policy == "" or policy == {}:
+        return None
+    if isinstance(policy, dict):
+        return policy
+    if isinstance(policy, bytes):
+        policy = policy.decode("utf-8")
+    text = policy.strip()
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        try:
+            parsed = json.loads(unquote(text))
+        except ValueError:
+            raise ValueError("policy is not valid JSON: %r" % text[:80])
+    if not isinstance(parsed, dict):
+        raise ValueError("policy must be a JSON object, got %s" % type(parsed).__name__)
+    return parsed
+
+
+def _canonical_scalar(value):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _canonical_value(value):
+    """Canonical form of any part of a policy (lists become sorted sets)."""
+    if isinstance(value, dict):
+        return dict((key, _canonical_member(key, item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        items = dict((_sort_key(c), c) for c in (_canonical_value(item) for item in value))
+        return [items[key] for key in sorted(items)]
+    return _canonical_scalar(value)
+
+
+def _canonical_member(key, value):
+    """Canonical form of ``value`` stored under ``key`` in a policy object."""
+    if key in ("Principal", "NotPrincipal") and value == "*":
+        value = {"AWS": "*"}
+    if key in SCALAR_POLICY_KEYS:
+        return _canonical_scalar(value)
+    if not isinstance(value, (list, tuple, dict)) or (key == "Statement" and isinstance(value, dict)):
+        value = [value]
+    return _canonical_value(value)
+
+
+def _sort_key(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def canonical_policy(policy):
+    """The canonical form of ``policy`` (dict or JSON text); None if empty."""
+    parsed = parse_policy(policy)
+    if parsed is None:
+        return None
+    canonical = _canonical_value(parsed)
+    canonical.setdefault("Version", DEFAULT_POLICY_VERSION)
+    return canonical
+
+
+def canonical_policy_json(policy):
+    """Canonical policy as stable, readable JSON text (used in diffs)."""
+    return json.dumps(canonical_policy(policy), sort_keys=True, indent=2)
+
+
+def policies_differ(current, desired):
+    """True when ``current`` and ``desired`` are not the same policy."""
+    return canonical_policy(current) != canonical_policy(desired)
+
+
+# ----------------------------------------------------------------- clients
+
+def endpoint_parts(endpoint_url):
+    """(scheme, host:port) of an endpoint URL; ValueError if it is not http(s)."""
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("endpoint_url must look like http(s)://host:port, got %r" % endpoint_url)
+    return parts.scheme, parts.netloc
+
+
+def boto3_client(params, service):
+    """A boto3 ``s3`` or ``iam`` client for the module's endpoint and admin keys.
+
+    One attempt and short timeouts: an unreachable endpoint must fail fast
+    with a clear message, not hang in retries."""
+    endpoint_parts(params["endpoint_url"])
+    return boto3.client(
+        service,
+        endpoint_url=params["endpoint_url"],
+        region_name=params["region"],
+        aws_access_key_id=params["admin_access_key"],
+        aws_secret_access_key=params["admin_secret_key"],
+        verify=params["validate_certs"],
+        config=BotoConfig(
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=params["timeout"],
+            read_timeout=max(params["timeout"], 30),
+        ),
+    )
+
+
+def minio_admin_client(params):
+    """A ``minio.MinioAdmin`` for the module's endpoint and root credentials."""
+    scheme, netloc = endpoint_parts(params["endpoint_url"])
+    return MinioAdmin(
+        endpoint=netloc,
+        credentials=StaticProvider(params["admin_access_key"], params["admin_secret_key"]),
+        region=params["region"] or "",
+        secure=scheme == "https",
+        cert_check=params["validate_certs"],
+    )
+
+
+def error_code(err):
+    """The AWS error code of a botocore ClientError ('' if there is none)."""
+    response = getattr(err, "response", None) or {}
+    return (response.get("Error") or {}).get("Code", "")
+
+
+def describe_error(err, endpoint_url):
+    """One line that says what went wrong talking to the object store."""
+    if isinstance(err, EndpointConnectionError):
+        return "cannot reach the object store at %s: %s" % (endpoint_url, err)
+    if isinstance(err, ClientError):
+        response = getattr(err, "response", None) or {}
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        code = error_code(err) or "HTTP %s" % status
+        if status == 403 or code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return ("the object store at %s refused the admin credentials (%s): check "
+                    "admin_access_key/admin_secret_key" % (endpoint_url, code))
+        return "object store request failed at %s: %s" % (endpoint_url, err)
+    if isinstance(err, MinioAdminException):
+        return "MinIO admin request failed at %s: %s" % (endpoint_url, err)
+    if isinstance(err, Urllib3Error):
+        return "cannot reach the object store at %s: %s" % (endpoint_url, err)
+    return "object store request failed at %s: %s: %s" % (endpoint_url, type(err).__name__, err)
+
+
+# Exceptions a module turns into fail_json (never a traceback).
+CLIENT_ERRORS = (BotoCoreError, ClientError, MinioAdminException, Urllib3Error, OSError, ValueError)

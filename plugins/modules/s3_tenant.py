@@ -1,0 +1,498 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, enertef.workbench contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: s3_tenant
+short_description: Object-store identity of a workbench tenant, allowed only its own prefix
+version_added: "0.1.0"
+description:
+  - Creates (or removes) the object-store user of a workbench tenant, its access key, and a
+    policy that lets it read, write, delete and list only C(<bucket>/<tenant>/) and, for a user,
+    the prefixes of its groups (C(<bucket>/group_<group>/)).
+  - All names come from C(enertef.workbench.tenant.tenant_for); a name that breaks the naming
+    rule is refused with the rule in the message, before any request is made.
+  - Two backends. V(iam) speaks the AWS IAM API (SeaweedFS, Ceph RGW, AWS) with an inline user
+    policy. V(minio) speaks the MinIO admin API through the C(minio) SDK with a canned policy
+    per tenant attached to the user.
+  - Policies are compared in canonical form (key order, list order and one-item lists do not
+    matter), so a rerun reports no change.
+  - Secrets. With V(iam) the server generates the secret of a new key; it is returned once, in
+    RV(secret_key), and cannot be read back later. With V(minio) the MinIO user name is the access
+    key (the tenant id) and the secret is O(secret_key), or generated when the user is created.
+    Either way, store a returned secret at once (the C(users) role keeps it in a 0600 file and
+    in the tenant's Kubernetes Secret) and run the task with C(no_log).
+  - Objects are never deleted: O(state=absent) removes access, not data.
+author:
+  - enertef.workbench contributors
+extends_documentation_fragment:
+  - enertef.workbench.object_store
+options:
+  name:
+    description:
+      - User name, or group name when O(kind=group) (the tenant is then C(group_<name>)).
+    type: str
+    required: true
+  kind:
+    description:
+      - Whether O(name) is a user or a group. A group tenant gets its own identity (used by
+        the group's shared services) limited to the group prefix.
+    type: str
+    choices: [user, group]
+    default: user
+  groups:
+    description:
+      - Groups the user belongs to; the user may also use each group's prefix.
+      - Only with O(kind=user).
+    type: list
+    elements: str
+    default: []
+  state:
+    description:
+      - V(present) creates or updates the user, key and policy.
+      - V(absent) deletes the user's access keys, policy and user. Objects are kept.
+    type: str
+    choices: [present, absent]
+    default: present
+  backend:
+    description:
+      - Admin API of the object store.
+    type: str
+    choices: [iam, minio]
+    default: iam
+  bucket:
+    description:
+      - The shared bucket the tenant's prefix lives in.
+    type: str
+    default: mlflow
+  policy_name:
+    description:
+      - Name of the inline user policy (V(iam)); for V(minio) the canned policy is named
+        C(<policy_name>-<tenant id>) because MinIO policies are global.
+    type: str
+    default: workbench-tenant
+  access_key:
+    description:
+      - V(iam) only. The access key id the caller already holds for this tenant. It is kept if the
+        user still has it, and every other key of the user is deleted; if the user no longer has it,
+        a new key is created and returned.
+      - Without it, an existing key is left alone and a key is created only when the user has none.
+      - With V(minio) the access key is always the tenant id; a different value is refused.
+    type: str
+  secret_key:
+    description:
+      - V(minio) only. The secret to give the user when it is created (or on every run with
+        O(update_secret=always)). Generated when omitted.
+      - Refused with V(iam), where the server always generates the secret.
+    type: str
+  update_secret:
+    description:
+      - V(minio) only. V(on_create) sets the secret only when the user is created; V(always) sets
+        O(secret_key) on every run (MinIO cannot tell whether it already matches, so the task then
+        always reports a change).
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  rotate_key:
+    description:
+      - V(iam) only. Create a new access key and delete every other key of the user.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+notes:
+  - Tested against SeaweedFS (V(iam)). No MinIO server can run in this project's test
+    environment, so the V(minio) backend is tested against a fake C(MinioAdmin) that records
+    the calls.
+requirements:
+  - boto3 (O(backend=iam))
+  - minio (O(backend=minio))
+"""
+
+EXAMPLES = r"""
+- name: Give alice her prefix and a key (the secret is returned only when created)
+  enertef.workbench.s3_tenant:
+    name: alice
+    groups: [ml]
+    endpoint_url: http://127.0.0.1:8333
+    admin_access_key: "{{ object_store_admin_access_key }}"
+    admin_secret_key: "{{ object_store_admin_secret_key }}"
+    access_key: "{{ stored_keys.alice.access_key | default(omit) }}"
+  register: alice_s3
+  no_log: true
+
+- name: The ml group's own identity (limited to mlflow/group_ml/)
+  enertef.workbench.s3_tenant:
+    name: ml
+    kind: group
+    endpoint_url: http://127.0.0.1:8333
+    admin_access_key: "{{ object_store_admin_access_key }}"
+    admin_secret_key: "{{ object_store_admin_secret_key }}"
+  no_log: true
+
+- name: MinIO, with a secret generated by the secrets role
+  enertef.workbench.s3_tenant:
+    name: bob
+    backend: minio
+    endpoint_url: http://minio.workbench.svc:9000
+    admin_access_key: "{{ secrets_credentials.object_store_root_user }}"
+    admin_secret_key: "{{ secrets_credentials.object_store_root_password }}"
+    secret_key: "{{ bob_s3_secret }}"
+  no_log: true
+
+- name: Off-board carol (her objects stay)
+  enertef.workbench.s3_tenant:
+    name: carol
+    state: absent
+    endpoint_url: http://127.0.0.1:8333
+    admin_access_key: "{{ object_store_admin_access_key }}"
+    admin_secret_key: "{{ object_store_admin_secret_key }}"
+"""
+
+RETURN = r"""
+tenant:
+  description: The tenant's identifiers.
+  returned: always
+  type: dict
+  sample: {"id": "alice", "kind": "user", "s3_user": "alice", "bucket": "mlflow",
+           "prefixes": ["alice/", "group_ml/"]}
+access_key:
+  description: The tenant's access key id (null when absent, or not yet created in check mode).
+  returned: always
+  type: str
+  sample: AKIAEXAMPLEKEYID0001
+secret_key:
+  description:
+    - Secret of a key or user created by this run, null otherwise (it cannot be read back later).
+  returned: always
+  type: str
+key_created:
+  description: Whether this run created a new key/secret (the caller must store it).
+  returned: always
+  type: bool
+policy:
+  description: The policy document the tenant has (or would have) after the run.
+  returned: when state is present
+  type: dict
+actions:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["create_user alice", "create_access_key alice", "put_user_policy alice workbench-tenant"]
+"""
+
+import json
+import secrets
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.enertef.workbench.plugins.module_utils.object_store import (
+    BOTO3_IMPORT_ERROR,
+    CLIENT_ERRORS,
+    HAS_BOTO3,
+    HAS_MINIO,
+    MINIO_IMPORT_ERROR,
+    MinioAdminException,
+    boto3_client,
+    bucket_name_problem,
+    canonical_policy,
+    canonical_policy_json,
+    describe_error,
+    error_code,
+    minio_admin_client,
+    object_store_argument_spec,
+    parse_policy,
+    policies_differ,
+    tenant_policy,
+    tenant_prefixes,
+)
+from ansible_collections.enertef.workbench.plugins.module_utils.tenant import (
+    TenantNameError,
+    tenant_for,
+    validate_name,
+)
+
+NEW_KEY_PLACEHOLDER = "(new key)"
+
+
+class Plan:
+    """Steps of one run: recorded always, executed unless in check mode."""
+
+    def __init__(self, check_mode):
+        self.check_mode = check_mode
+        self.actions = []
+
+    def do(self, description, func, *args, **kwargs):
+        self.actions.append(description)
+        if self.check_mode:
+            return None
+        return func(*args, **kwargs)
+
+    @property
+    def changed(self):
+        return bool(self.actions)
+
+
+# ------------------------------------------------------------------ IAM API
+
+class IamTenantStore:
+    """Tenant users through the AWS IAM API (SeaweedFS, Ceph RGW, AWS)."""
+
+    def __init__(self, iam):
+        self.iam = iam
+
+    def read(self, user, policy_name):
+        """Current state: exists, access key ids, inline policy names, our policy."""
+        try:
+            self.iam.get_user(UserName=user)
+        except CLIENT_ERRORS as err:
+            if error_code(err) == "NoSuchEntity":
+                return {"exists": False, "access_keys": [], "policy_names": [], "policy": None}
+            raise
+        keys = [k["AccessKeyId"] for k in self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]]
+        policy_names = self.iam.list_user_policies(UserName=user).get("PolicyNames", [])
+        policy = None
+        if policy_name in policy_names:
+            policy = parse_policy(self.iam.get_user_policy(UserName=user, PolicyName=policy_name)["PolicyDocument"])
+        return {"exists": True, "access_keys": sorted(keys), "policy_names": policy_names, "policy": policy}
+
+    def create_access_key(self, user):
+        key = self.iam.create_access_key(UserName=user)["AccessKey"]
+        return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def iam_present(store, params, tenant, desired_policy, plan):
+    user = tenant["s3_user"]
+    current = store.read(user, params["policy_name"])
+    result = {"access_key": None, "secret_key": None, "key_created": False}
+    if not current["exists"]:
+        plan.do("create_user %s" % user, store.iam.create_user, UserName=user)
+
+    keys = current["access_keys"]
+    held = params["access_key"]
+    if params["rotate_key"] or not keys or (held and held not in keys):
+        created = plan.do("create_access_key %s" % user, store.create_access_key, user)
+        result["access_key"], result["secret_key"] = created or (None, None)
+        result["key_created"] = True
+        obsolete = keys if (params["rotate_key"] or held) else []
+        kept = [result["access_key"] or NEW_KEY_PLACEHOLDER]
+    elif held:
+        result["access_key"] = held
+        obsolete = [k for k in keys if k != held]
+        kept = [held]
+    else:
+        result["access_key"] = keys[0]
+        obsolete = []
+        kept = keys
+    for key in obsolete:
+        plan.do("delete_access_key %s %s" % (user, key), store.iam.delete_access_key, UserName=user, AccessKeyId=key)
+
+    if policies_differ(current["policy"], desired_policy):
+        plan.do("put_user_policy %s %s" % (user, params["policy_name"]), store.iam.put_user_policy,
+                UserName=user, PolicyName=params["policy_name"], PolicyDocument=canonical_policy_json(desired_policy))
+    before = {"user": user if current["exists"] else None, "access_keys": keys,
+              "policy": canonical_policy(current["policy"])}
+    after = {"user": user, "access_keys": sorted(kept), "policy": canonical_policy(desired_policy)}
+    return result, before, after
+
+
+def iam_absent(store, params, tenant, plan):
+    user = tenant["s3_user"]
+    current = store.read(user, params["policy_name"])
+    before = {"user": user if current["exists"] else None, "access_keys": current["access_keys"],
+              "policy": canonical_policy(current["policy"])}
+    if current["exists"]:
+        for key in current["access_keys"]:
+            plan.do("delete_access_key %s %s" % (user, key), store.iam.delete_access_key,
+                    UserName=user, AccessKeyId=key)
+        # IAM refuses to delete a user that still has inline policies
+        for name in current["policy_names"]:
+            plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
+                    UserName=user, PolicyName=name)
+        plan.do("delete_user %s" % user, store.iam.delete_user, UserName=user)
+    after = {"user": None, "access_keys": [], "policy": None}
+    return {"access_key": None, "secret_key": None, "key_created": False}, before, after
+
+
+# ---------------------------------------------------------- MinIO admin API
+
+def minio_not_found(err):
+    """Whether a MinIO admin error means 'no such user/policy'."""
+    text = str(err)
+    return isinstance(err, MinioAdminException) and (
+        getattr(err, "_code", None) == "404" or "NoSuch" in text or "Status: 404" in text)
+
+
+class MinioTenantStore:
+    """Tenant users through the MinIO admin API (``minio.MinioAdmin``)."""
+
+    def __init__(self, admin):
+        self.admin = admin
+
+    def read(self, user, policy_name):
+        try:
+            info = json.loads(self.admin.user_info(user))
+        except MinioAdminException as err:
+            if not minio_not_found(err):
+                raise
+            info = None
+        try:
+            policy = parse_policy(self.admin.policy_info(policy_name))
+        except MinioAdminException as err:
+            if not minio_not_found(err):
+                raise
+            policy = None
+        attached = [p for p in ((info or {}).get("policyName") or "").split(",") if p]
+        return {"exists": info is not None, "enabled": (info or {}).get("status") == "enabled",
+                "attached": attached, "policy": policy}
+
+
+def minio_policy_name(params, tenant):
+    return "%s-%s" % (params["policy_name"], tenant["id"])
+
+
+def minio_present(store, params, tenant, desired_policy, plan):
+    user = tenant["s3_user"]
+    policy_name = minio_policy_name(params, tenant)
+    current = store.read(user, policy_name)
+    result = {"access_key": user, "secret_key": None, "key_created": False}
+    admin = store.admin
+    if not current["exists"]:
+        secret = params["secret_key"] or secrets.token_urlsafe(30)
+        plan.do("user_add %s" % user, admin.user_add, user, secret)
+        result["key_created"] = True
+        if not params["secret_key"]:
+            result["secret_key"] = secret
+    else:
+        if params["update_secret"] == "always" and params["secret_key"]:
+            plan.do("user_add %s (set secret)" % user, admin.user_add, user, params["secret_key"])
+        if not current["enabled"]:
+            plan.do("user_enable %s" % user, admin.user_enable, user)
+    if policies_differ(current["policy"], desired_policy):
+        plan.do("policy_add %s" % policy_name, admin.policy_add, policy_name, policy=canonical_policy(desired_policy))
+    if policy_name not in current["attached"]:
+        plan.do("attach_policy %s %s" % (policy_name, user), admin.attach_policy, [policy_name], user=user)
+    before = {"user": user if current["exists"] else None, "enabled": current["enabled"],
+              "attached_policies": current["attached"], "policy": canonical_policy(current["policy"])}
+    after = {"user": user, "enabled": True,
+             "attached_policies": sorted(set(current["attached"]) | set([policy_name])),
+             "policy": canonical_policy(desired_policy)}
+    return result, before, after
+
+
+def minio_absent(store, params, tenant, plan):
+    user = tenant["s3_user"]
+    policy_name = minio_policy_name(params, tenant)
+    current = store.read(user, policy_name)
+    if current["exists"]:
+        plan.do("user_remove %s" % user, store.admin.user_remove, user)
+    if current["policy"] is not None:
+        plan.do("policy_remove %s" % policy_name, store.admin.policy_remove, policy_name)
+    before = {"user": user if current["exists"] else None, "enabled": current["enabled"],
+              "attached_policies": current["attached"], "policy": canonical_policy(current["policy"])}
+    after = {"user": None, "enabled": False, "attached_policies": [], "policy": None}
+    return {"access_key": None, "secret_key": None, "key_created": False}, before, after
+
+
+# ------------------------------------------------------------------- module
+
+def input_problem(params):
+    """Why the options cannot work together (checked before any request), or None."""
+    try:
+        validate_name(params["name"])
+        for group in params["groups"]:
+            validate_name(group)
+    except TenantNameError as err:
+        return str(err)
+    problem = bucket_name_problem(params["bucket"])
+    if problem:
+        return problem
+    if params["kind"] == "group" and params["groups"]:
+        return "groups can only be given with kind=user"
+    if params["backend"] == "iam" and params["secret_key"]:
+        return ("secret_key cannot be used with backend=iam: the IAM API generates the secret of a "
+                "new key (it is returned once as secret_key); pass access_key to keep an existing key")
+    if params["backend"] == "minio":
+        if params["access_key"] and params["access_key"] != tenant_for(params["name"], params["kind"])["s3_user"]:
+            return ("with backend=minio the access key is the tenant id %r; access_key %r differs"
+                    % (tenant_for(params["name"], params["kind"])["s3_user"], params["access_key"]))
+        if params["rotate_key"]:
+            return "rotate_key is for backend=iam; with backend=minio use secret_key and update_secret=always"
+    return None
+
+
+def run(params, store, check_mode):
+    """Bring one tenant to ``params['state']`` in ``store``; returns the module result."""
+    tenant = tenant_for(params["name"], params["kind"])
+    plan = Plan(check_mode)
+    desired_policy = None
+    if params["state"] == "present":
+        desired_policy = tenant_policy(params["name"], params["kind"], params["groups"], params["bucket"])
+        ensure = iam_present if params["backend"] == "iam" else minio_present
+        outcome, before, after = ensure(store, params, tenant, desired_policy, plan)
+    else:
+        remove = iam_absent if params["backend"] == "iam" else minio_absent
+        outcome, before, after = remove(store, params, tenant, plan)
+    result = dict(
+        changed=plan.changed,
+        actions=plan.actions,
+        tenant={"id": tenant["id"], "kind": tenant["kind"], "s3_user": tenant["s3_user"],
+                "bucket": params["bucket"],
+                "prefixes": tenant_prefixes(params["name"], params["kind"], params["groups"])},
+        diff={"before": before, "after": after},
+        **outcome
+    )
+    if desired_policy is not None:
+        result["policy"] = canonical_policy(desired_policy)
+    return result
+
+
+def main():
+    argument_spec = object_store_argument_spec(
+        name=dict(type="str", required=True),
+        kind=dict(type="str", choices=["user", "group"], default="user"),
+        groups=dict(type="list", elements="str", default=[]),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        backend=dict(type="str", choices=["iam", "minio"], default="iam"),
+        bucket=dict(type="str", default="mlflow"),
+        policy_name=dict(type="str", default="workbench-tenant"),
+        access_key=dict(type="str", no_log=False),
+        secret_key=dict(type="str", no_log=True),
+        update_secret=dict(type="str", choices=["on_create", "always"], default="on_create"),
+        rotate_key=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    params = module.params
+
+    problem = input_problem(params)
+    if problem:
+        module.fail_json(msg=problem)
+    if params["backend"] == "iam" and not HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
+    if params["backend"] == "minio" and not HAS_MINIO:
+        module.fail_json(msg=missing_required_lib("minio"), exception=str(MINIO_IMPORT_ERROR))
+
+    try:
+        if params["backend"] == "iam":
+            store = IamTenantStore(boto3_client(params, "iam"))
+        else:
+            store = MinioTenantStore(minio_admin_client(params))
+        result = run(params, store, module.check_mode)
+    except CLIENT_ERRORS as err:
+        module.fail_json(msg=describe_error(err, params["endpoint_url"]))
+    if not module._diff:
+        result.pop("diff")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

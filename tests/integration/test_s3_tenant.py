@@ -1,0 +1,225 @@
+"""enertef.workbench.s3_tenant (backend iam) against a real SeaweedFS.
+
+Every scenario in the order of community.postgresql's integration targets:
+check mode -> verify on the server that nothing changed -> real run ->
+verify -> the same run again reports changed=false. The modules run through
+ansible-playbook (the ``playbook`` fixture), the checks use boto3 directly
+with the SeaweedFS admin keys.
+"""
+import json
+import secrets
+
+import botocore
+import pytest
+
+from ansible_collections.enertef.workbench.plugins.module_utils.object_store import (
+    canonical_policy,
+    tenant_policy,
+)
+
+pytestmark = pytest.mark.integration
+
+HOSTILE_NAMES = [
+    "Alice", "alice bob", "alice'", 'al"ice', "a;b", "../etc", "a/b", "a..b", "jürgen",
+    "postgres", "public", "pg_monitor", "information_schema", "group_x", "x" * 33, "",
+]
+
+
+def module_play(tasks):
+    """Playbook text running each (module, args[, extra task keys]) on localhost."""
+    lines = ["- hosts: localhost", "  gather_facts: false", "  tasks:"]
+    for number, task in enumerate(tasks):
+        module, args = task[0], task[1]
+        extra = task[2] if len(task) > 2 else {}
+        lines.append("    - name: step %d" % number)
+        lines.append("      enertef.workbench.%s: %s" % (module, json.dumps(args)))
+        lines.append("      ignore_errors: true")
+        for key, value in extra.items():
+            lines.append("      %s: %s" % (key, json.dumps(value)))
+    return "\n".join(lines) + "\n"
+
+
+def run_module(playbook, module, args, check=False, diff=False):
+    """Run one module call through ansible-playbook; return its result dict."""
+    env = {"ANSIBLE_DIFF_ALWAYS": "1"} if diff else None
+    play = playbook(module_play([(module, args)]), check=check, env=env)
+    results = [r for _, _, r in play.task_results()]
+    assert len(results) == 1, play
+    return results[0]
+
+
+def tenant_args(seaweedfs, name, **extra):
+    args = dict(seaweedfs.module_args(), name=name)
+    args.update(extra)
+    return args
+
+
+def users(seaweedfs):
+    return sorted(u["UserName"] for u in seaweedfs.admin_iam().list_users()["Users"])
+
+
+def access_keys(seaweedfs, user):
+    metadata = seaweedfs.admin_iam().list_access_keys(UserName=user)["AccessKeyMetadata"]
+    return sorted(k["AccessKeyId"] for k in metadata)
+
+
+def user_policy(seaweedfs, user, name="workbench-tenant"):
+    return seaweedfs.admin_iam().get_user_policy(UserName=user, PolicyName=name)["PolicyDocument"]
+
+
+def test_create_check_mode_then_real_then_rerun(seaweedfs, playbook):
+    name = "tn_alice"
+    args = tenant_args(seaweedfs, name, groups=["ml"])
+
+    planned = run_module(playbook, "s3_tenant", args, check=True, diff=True)
+    assert planned["changed"] is True, planned
+    assert planned["actions"] == ["create_user %s" % name, "create_access_key %s" % name,
+                                  "put_user_policy %s workbench-tenant" % name]
+    assert planned["diff"]["before"]["user"] is None
+    assert name not in users(seaweedfs), "check mode created the user"
+
+    created = run_module(playbook, "s3_tenant", args)
+    assert created["changed"] is True and not created.get("failed"), created
+    assert created["key_created"] is True
+    key, secret = created["access_key"], created["secret_key"]
+    assert key and secret and len(secret) >= 20
+    assert name in users(seaweedfs)
+    assert access_keys(seaweedfs, name) == [key]
+    assert canonical_policy(user_policy(seaweedfs, name)) == canonical_policy(tenant_policy(name, groups=["ml"]))
+    assert created["tenant"]["prefixes"] == ["%s/" % name, "group_ml/"]
+
+    # the returned key is real and works on the tenant's own prefix
+    own = seaweedfs.client("s3", key, secret)
+    own.put_object(Bucket="mlflow", Key="%s/hello.txt" % name, Body=b"hello")
+    assert own.get_object(Bucket="mlflow", Key="%s/hello.txt" % name)["Body"].read() == b"hello"
+
+    again = run_module(playbook, "s3_tenant", dict(args, access_key=key), diff=True)
+    assert again["changed"] is False, again
+    assert again["actions"] == [] and again["secret_key"] is None and again["access_key"] == key
+    assert again["diff"]["before"] == again["diff"]["after"]
+    assert run_module(playbook, "s3_tenant", args, check=True)["changed"] is False
+    assert access_keys(seaweedfs, name) == [key]
+
+
+def test_group_membership_change_rewrites_only_the_policy(seaweedfs, playbook):
+    name = "tn_dave"
+    created = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name))
+    key = created["access_key"]
+
+    joined = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, groups=["ml", "vision"], access_key=key))
+    assert joined["changed"] is True
+    assert joined["actions"] == ["put_user_policy %s workbench-tenant" % name]
+    assert canonical_policy(user_policy(seaweedfs, name)) == canonical_policy(
+        tenant_policy(name, groups=["vision", "ml"]))
+    # group order does not matter
+    same = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, groups=["vision", "ml"], access_key=key))
+    assert same["changed"] is False, same
+
+
+def test_rotate_key_replaces_the_old_key(seaweedfs, playbook):
+    name = "tn_erin"
+    first = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name))
+    old_client = seaweedfs.client("s3", first["access_key"], first["secret_key"])
+    old_client.put_object(Bucket="mlflow", Key="%s/a" % name, Body=b"a")
+
+    rotated = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, rotate_key=True))
+    assert rotated["changed"] is True and rotated["key_created"] is True
+    assert rotated["access_key"] != first["access_key"]
+    assert access_keys(seaweedfs, name) == [rotated["access_key"]]
+    with pytest.raises(botocore.exceptions.ClientError):
+        old_client.get_object(Bucket="mlflow", Key="%s/a" % name)
+    new_client = seaweedfs.client("s3", rotated["access_key"], rotated["secret_key"])
+    assert new_client.get_object(Bucket="mlflow", Key="%s/a" % name)["Body"].read() == b"a"
+
+
+def test_lost_key_is_replaced_and_strays_removed(seaweedfs, playbook):
+    """A caller holding a key the server no longer has gets a new one; keys
+    the caller does not hold are deleted when it names the one it holds."""
+    name = "tn_frank"
+    first = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name))
+    stray = seaweedfs.admin_iam().create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+    assert len(access_keys(seaweedfs, name)) == 2
+
+    kept = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, access_key=first["access_key"]))
+    assert kept["actions"] == ["delete_access_key %s %s" % (name, stray)]
+    assert access_keys(seaweedfs, name) == [first["access_key"]]
+
+    seaweedfs.admin_iam().delete_access_key(UserName=name, AccessKeyId=first["access_key"])
+    replaced = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, access_key=first["access_key"]))
+    assert replaced["key_created"] is True and replaced["secret_key"]
+    assert access_keys(seaweedfs, name) == [replaced["access_key"]]
+
+
+def test_absent_check_mode_then_real_then_rerun_keeps_objects(seaweedfs, playbook):
+    name = "tn_gina"
+    created = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name))
+    seaweedfs.client("s3", created["access_key"], created["secret_key"]).put_object(
+        Bucket="mlflow", Key="%s/keep.txt" % name, Body=b"keep")
+    args = tenant_args(seaweedfs, name, state="absent")
+
+    planned = run_module(playbook, "s3_tenant", args, check=True)
+    assert planned["changed"] is True
+    assert name in users(seaweedfs) and access_keys(seaweedfs, name) == [created["access_key"]]
+
+    removed = run_module(playbook, "s3_tenant", args)
+    assert removed["changed"] is True
+    assert removed["actions"][-1] == "delete_user %s" % name
+    assert name not in users(seaweedfs)
+    with pytest.raises(botocore.exceptions.ClientError):
+        seaweedfs.client("s3", created["access_key"], created["secret_key"]).get_object(
+            Bucket="mlflow", Key="%s/keep.txt" % name)
+    # off-boarding revokes access, the data stays
+    assert seaweedfs.admin_s3().get_object(Bucket="mlflow", Key="%s/keep.txt" % name)["Body"].read() == b"keep"
+    assert run_module(playbook, "s3_tenant", args)["changed"] is False
+
+
+def test_group_tenant_gets_only_the_group_prefix(seaweedfs, playbook):
+    result = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, "tn_team", kind="group"))
+    assert result["tenant"]["s3_user"] == "group_tn_team"
+    assert result["tenant"]["prefixes"] == ["group_tn_team/"]
+    group = seaweedfs.client("s3", result["access_key"], result["secret_key"])
+    group.put_object(Bucket="mlflow", Key="group_tn_team/shared.txt", Body=b"x")
+    with pytest.raises(botocore.exceptions.ClientError):
+        group.put_object(Bucket="mlflow", Key="tn_alice/x.txt", Body=b"x")
+
+
+def test_hostile_names_are_refused_before_anything_changes(seaweedfs, playbook):
+    before = users(seaweedfs)
+    base = seaweedfs.module_args()
+    tasks = [("s3_tenant", dict(base, name=name)) for name in HOSTILE_NAMES]
+    tasks.append(("s3_tenant", dict(base, name="tn_ok", groups=["ml", "Bad;Group"])))
+    tasks.append(("s3_tenant", dict(base, name="tn_ok", bucket="../other")))
+    play = playbook(module_play(tasks))
+    results = [r for _, _, r in play.task_results()]
+    assert len(results) == len(tasks), play
+    for (_, args), result in zip(tasks, results):
+        assert result.get("failed") is True, (args["name"], result)
+        assert result.get("changed") is False
+        assert "not allowed" in result["msg"] or "reserved" in result["msg"] or "empty" in result["msg"] \
+            or "at most" in result["msg"], result["msg"]
+        assert "Traceback" not in json.dumps(result)
+    assert users(seaweedfs) == before
+
+
+def test_option_conflicts_are_refused(seaweedfs, playbook):
+    result = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, "tn_hank", secret_key=secrets.token_urlsafe(20)))
+    assert result["failed"] and "secret_key cannot be used with backend=iam" in result["msg"]
+    result = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, "tn_hank", kind="group", groups=["ml"]))
+    assert result["failed"] and "groups can only be given with kind=user" in result["msg"]
+    assert "tn_hank" not in users(seaweedfs)
+
+
+def test_unreachable_endpoint_and_wrong_credentials_fail_clearly(seaweedfs, playbook):
+    from fixtures.seaweedfs import free_ports
+
+    (port,) = free_ports(1)
+    unreachable = dict(seaweedfs.module_args(), endpoint_url="http://127.0.0.1:%d" % port, name="tn_ivan", timeout=3)
+    result = run_module(playbook, "s3_tenant", unreachable)
+    assert result["failed"] and "cannot reach the object store at http://127.0.0.1:%d" % port in result["msg"]
+    assert "Traceback" not in json.dumps(result)
+
+    wrong = tenant_args(seaweedfs, "tn_ivan", admin_secret_key=secrets.token_urlsafe(30))
+    result = run_module(playbook, "s3_tenant", wrong)
+    assert result["failed"] and "refused the admin credentials" in result["msg"], result["msg"]
+    assert wrong["admin_secret_key"] not in json.dumps(result)
+    assert "tn_ivan" not in users(seaweedfs)
