@@ -1,0 +1,186 @@
+"""Attack matrix on a real SeaweedFS: tenants provisioned by s3_tenant cannot
+touch each other's objects.
+
+alice (member of group ml), bob and carol get their keys from the
+``enertef.workbench.s3_tenant`` module run through ansible-playbook. bob puts
+objects under ``mlflow/bob/``; alice, with her own keys, then tries every way
+to read, write, list, delete or copy them, and to widen her rights through
+the IAM or bucket-policy API. Every attempt must be denied, and afterwards
+bob's prefix holds exactly the objects he put, with the same checksums.
+Each attack has a positive control: the same call on alice's own prefix works,
+so a denial is the policy's doing, not a broken key.
+"""
+import hashlib
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from fixtures.playbook import run_playbook
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "mlflow"
+BOB_OBJECTS = {
+    "bob/model.bin": b"\x00weights" * 4096,
+    "bob/run1/metrics.json": b'{"loss": 0.1}',
+    "bob/notes.txt": b"bob's private notes",
+}
+
+
+def provision(seaweedfs, tmp_dir, tenants):
+    """Run s3_tenant for each (name, groups) in one playbook; return {name: (key, secret)}."""
+    lines = ["- hosts: localhost", "  gather_facts: false", "  tasks:"]
+    for name, groups in tenants:
+        args = dict(seaweedfs.module_args(), name=name, groups=groups)
+        lines += ["    - name: tenant %s" % name,
+                  "      enertef.workbench.s3_tenant: %s" % json.dumps(args)]
+    play = run_playbook("\n".join(lines) + "\n", tmp_dir)
+    assert play.rc == 0 and play.failed == 0, play
+    keys = {}
+    for (name, _), (_, _, result) in zip(tenants, play.task_results()):
+        keys[name] = (result["access_key"], result["secret_key"])
+    return keys
+
+
+@pytest.fixture(scope="module")
+def tenants(seaweedfs, tmp_path_factory):
+    keys = provision(seaweedfs, tmp_path_factory.mktemp("isolation"),
+                     [("alice", ["ml"]), ("bob", []), ("carol", [])])
+    clients = {name: seaweedfs.client("s3", *pair) for name, pair in keys.items()}
+    clients["alice_iam"] = seaweedfs.client("iam", *keys["alice"])
+    for key, body in BOB_OBJECTS.items():
+        clients["bob"].put_object(Bucket=BUCKET, Key=key, Body=body)
+    clients["alice"].put_object(Bucket=BUCKET, Key="alice/own.txt", Body=b"alice")
+    return clients
+
+
+def bob_prefix_state(seaweedfs):
+    """{key: sha256} of everything under bob/, read with the admin keys."""
+    s3 = seaweedfs.admin_s3()
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="bob/").get("Contents", [])
+    return {obj["Key"]: hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()).hexdigest()
+            for obj in listing}
+
+
+def expected_bob_state():
+    return {key: hashlib.sha256(body).hexdigest() for key, body in BOB_OBJECTS.items()}
+
+
+def multipart_into(s3, key):
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)
+    part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"], PartNumber=1, Body=b"p" * 1024)
+    return s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"],
+                                        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+
+
+def widen_own_policy(iam):
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    return iam.put_user_policy(UserName="alice", PolicyName="mine", PolicyDocument=json.dumps(everything))
+
+
+def open_bucket_policy(s3):
+    public = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                                                      "Resource": ["arn:aws:s3:::mlflow", "arn:aws:s3:::mlflow/*"]}]}
+    return s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(public))
+
+
+# name -> (attack with alice's clients, the same call on her own prefix or None)
+ATTACKS = {
+    "get_object": (lambda c: c["alice"].get_object(Bucket=BUCKET, Key="bob/notes.txt"),
+                   lambda c: c["alice"].get_object(Bucket=BUCKET, Key="alice/own.txt")),
+    "head_object": (lambda c: c["alice"].head_object(Bucket=BUCKET, Key="bob/model.bin"),
+                    lambda c: c["alice"].head_object(Bucket=BUCKET, Key="alice/own.txt")),
+    "put_object_new": (lambda c: c["alice"].put_object(Bucket=BUCKET, Key="bob/planted.txt", Body=b"x"),
+                       lambda c: c["alice"].put_object(Bucket=BUCKET, Key="alice/new.txt", Body=b"x")),
+    "put_object_overwrite": (lambda c: c["alice"].put_object(Bucket=BUCKET, Key="bob/notes.txt", Body=b"gone"),
+                             None),
+    "delete_object": (lambda c: c["alice"].delete_object(Bucket=BUCKET, Key="bob/notes.txt"),
+                      lambda c: c["alice"].delete_object(Bucket=BUCKET, Key="alice/new.txt")),
+    "list_prefix_bob": (lambda c: c["alice"].list_objects_v2(Bucket=BUCKET, Prefix="bob/"),
+                        lambda c: c["alice"].list_objects_v2(Bucket=BUCKET, Prefix="alice/")),
+    "list_no_prefix": (lambda c: c["alice"].list_objects_v2(Bucket=BUCKET), None),
+    "list_v1_prefix_bob": (lambda c: c["alice"].list_objects(Bucket=BUCKET, Prefix="bob/"),
+                           lambda c: c["alice"].list_objects(Bucket=BUCKET, Prefix="alice/")),
+    "list_prefix_b": (lambda c: c["alice"].list_objects_v2(Bucket=BUCKET, Prefix="b"), None),
+    "copy_bob_to_own": (lambda c: c["alice"].copy_object(Bucket=BUCKET, Key="alice/stolen.txt",
+                                                         CopySource={"Bucket": BUCKET, "Key": "bob/notes.txt"}),
+                        lambda c: c["alice"].copy_object(Bucket=BUCKET, Key="alice/copy.txt",
+                                                         CopySource={"Bucket": BUCKET, "Key": "alice/own.txt"})),
+    "copy_own_to_bob": (lambda c: c["alice"].copy_object(Bucket=BUCKET, Key="bob/notes.txt",
+                                                         CopySource={"Bucket": BUCKET, "Key": "alice/own.txt"}),
+                        None),
+    "multipart_into_bob": (lambda c: multipart_into(c["alice"], "bob/multipart.bin"),
+                           lambda c: multipart_into(c["alice"], "alice/multipart.bin")),
+    "get_object_via_dotdot": (lambda c: c["alice"].get_object(Bucket=BUCKET, Key="alice/../bob/notes.txt"), None),
+    "put_object_via_dotdot": (lambda c: c["alice"].put_object(Bucket=BUCKET, Key="alice/../bob/planted.txt",
+                                                              Body=b"x"), None),
+    "iam_widen_own_policy": (lambda c: widen_own_policy(c["alice_iam"]), None),
+    "iam_key_for_bob": (lambda c: c["alice_iam"].create_access_key(UserName="bob"), None),
+    "iam_list_users": (lambda c: c["alice_iam"].list_users(), None),
+    "bucket_policy_open": (lambda c: open_bucket_policy(c["alice"]), None),
+    "bucket_policy_read": (lambda c: c["alice"].get_bucket_policy(Bucket=BUCKET), None),
+}
+
+
+def status_of(err):
+    return err.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_alice_cannot_touch_bobs_objects(seaweedfs, tenants, attack):
+    harmful, control = ATTACKS[attack]
+    if control is not None:
+        control(tenants)  # must work: alice's key is valid and the call allowed on her prefix
+    with pytest.raises(ClientError) as denied:
+        harmful(tenants)
+    if "dotdot" in attack:
+        # a key with '..' is either refused or a literal key; never bob's object
+        assert status_of(denied.value) in (400, 403, 404), denied.value
+    else:
+        assert status_of(denied.value) == 403, denied.value
+
+
+def test_batch_delete_of_bobs_objects_deletes_nothing(seaweedfs, tenants):
+    result = tenants["alice"].delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in BOB_OBJECTS]})
+    assert not result.get("Deleted"), result
+    assert sorted(e["Key"] for e in result.get("Errors", [])) == sorted(BOB_OBJECTS)
+
+
+def test_listing_own_prefix_shows_only_own_objects(seaweedfs, tenants):
+    keys = [o["Key"] for o in tenants["alice"].list_objects_v2(Bucket=BUCKET, Prefix="alice/").get("Contents", [])]
+    assert "alice/own.txt" in keys and all(k.startswith("alice/") for k in keys)
+
+
+def test_group_prefix_is_shared_with_members_only(seaweedfs, tenants):
+    alice, bob, carol = tenants["alice"], tenants["bob"], tenants["carol"]
+    alice.put_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin", Body=b"shared")
+    assert alice.get_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin")["Body"].read() == b"shared"
+    listed = alice.list_objects_v2(Bucket=BUCKET, Prefix="group_ml/")["Contents"]
+    assert [o["Key"] for o in listed] == ["group_ml/exp1/model.bin"]
+
+    carol.put_object(Bucket=BUCKET, Key="carol/mine.txt", Body=b"c")  # carol's key works on her prefix
+    for outsider in (carol, bob):
+        for call in (lambda s: s.get_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin"),
+                     lambda s: s.put_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin", Body=b"evil"),
+                     lambda s: s.list_objects_v2(Bucket=BUCKET, Prefix="group_ml/"),
+                     lambda s: s.delete_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin")):
+            with pytest.raises(ClientError) as denied:
+                call(outsider)
+            assert status_of(denied.value) == 403
+    assert seaweedfs.admin_s3().get_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin")["Body"].read() == b"shared"
+
+
+def test_bobs_objects_are_intact_after_the_attacks(seaweedfs, tenants):
+    # runs last in this module (pytest keeps file order): nothing added, changed or removed
+    assert bob_prefix_state(seaweedfs) == expected_bob_state()
+    alice_keys = seaweedfs.admin_s3().list_objects_v2(Bucket=BUCKET, Prefix="alice/")["Contents"]
+    assert "alice/stolen.txt" not in [o["Key"] for o in alice_keys]
+    iam = seaweedfs.admin_iam()
+    assert iam.list_user_policies(UserName="alice")["PolicyNames"] == ["workbench-tenant"]
+    assert len(iam.list_access_keys(UserName="bob")["AccessKeyMetadata"]) == 1
+    try:
+        policy = seaweedfs.admin_s3().get_bucket_policy(Bucket=BUCKET)["Policy"]
+    except ClientError:
+        policy = ""  # no bucket policy at all
+    assert '"s3:*"' not in policy, policy
