@@ -1,0 +1,97 @@
+"""Pure logic of the PostgreSQL tenant modules (no server)."""
+import base64
+import hashlib
+import hmac
+
+import pytest
+
+from ansible_collections.enertef.workbench.plugins.module_utils import postgres
+from ansible_collections.enertef.workbench.plugins.module_utils.tenant import TenantNameError
+from ansible_collections.enertef.workbench.plugins.modules import mlflow_schema, pg_tenant
+from unit.test_tenant_naming import BAD as BAD_NAMES
+
+HOSTILE = sorted(set(BAD_NAMES) | {"bob; DROP ROLE workbench_admin", "x'); --", "pg_read_all_data",
+                                   "workbench_admin", "a\x00b", "ａｌｉｃｅ"})
+
+
+def request(**options):
+    params = dict(name="alice", kind="user", state="present", purge=False, password="pw",
+                  update_password="always", groups=None)
+    params.update(options)
+    return params
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_every_hostile_name_is_refused_before_connecting(name):
+    for options in ({"name": name}, {"name": name, "kind": "group", "password": None},
+                    {"groups": ["ml", name]}):
+        with pytest.raises(TenantNameError) as err:
+            pg_tenant.check_request(request(**options))
+        assert str(err.value).startswith("user name ")
+    with pytest.raises(TenantNameError):
+        mlflow_schema.tenant_roles({"tenant": None, "tenants": ["bob", name], "kind": "user"})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"purge": True}, "purge=true needs state=absent"),
+    ({"password": None}, "password is required"),
+    ({"kind": "group", "password": None, "groups": ["ml"]}, "only for kind=user"),
+    ({"kind": "group"}, "cannot log in"),
+    ({"groups": ["ml", "ml"]}, "listed twice"),
+])
+def test_contradicting_options_are_refused(options, message):
+    with pytest.raises(pg_tenant.TenantRequestError) as err:
+        pg_tenant.check_request(request(**options))
+    assert message in str(err.value)
+
+
+def test_valid_request_maps_groups_to_group_tenants():
+    ids, groups = pg_tenant.check_request(request(groups=["zeta", "ml"]))
+    assert ids["pg_role"] == ids["pg_schema"] == "alice"
+    assert groups == ["group_ml", "group_zeta"]
+    ids, groups = pg_tenant.check_request(request(name="ml", kind="group", password=None))
+    assert ids["pg_role"] == "group_ml" and groups is None
+
+
+def test_mlflow_schema_refuses_duplicates_and_maps_groups():
+    with pytest.raises(TenantNameError, match="listed twice"):
+        mlflow_schema.tenant_roles({"tenant": None, "tenants": ["bob", "bob"], "kind": "user"})
+    assert mlflow_schema.tenant_roles({"tenant": "ml", "tenants": None, "kind": "group"}) == {"group_ml": "group_ml"}
+
+
+def test_mlflow_version_mismatch_names_both_versions():
+    with pytest.raises(mlflow_schema.MlflowVersionError) as err:
+        mlflow_schema.check_mlflow_version("3.0.0")
+    installed = mlflow_schema.installed_mlflow_version()
+    assert installed and "mlflow_version is 3.0.0" in str(err.value)
+    assert "installed here is %s" % installed in str(err.value)
+    assert mlflow_schema.check_mlflow_version(installed) == installed
+
+
+def test_connection_parameters_prefer_the_unix_socket():
+    options = dict((key, spec.get("default")) for key, spec in postgres.postgres_common_argument_spec().items())
+    assert "host" not in postgres.get_conn_params(options), "no host: libpq's default socket"
+    options.update(login_host="db.example", login_unix_socket="/run/pg", login_password="pw")
+    params = postgres.get_conn_params(options)
+    assert params["host"] == "/run/pg" and params["dbname"] == "mlflow" and params["user"] == "workbench_admin"
+    options["login_unix_socket"] = ""
+    assert postgres.get_conn_params(options)["host"] == "db.example"
+    assert "sslrootcert" not in params
+
+
+def test_scram_verifier_is_what_postgres_checks_against():
+    """The verifier is RFC 5802/7677 SCRAM-SHA-256; recompute it independently.
+
+    (The integration tests log in with passwords set this way.)"""
+    salt = b"0123456789abcdef"
+    verifier = postgres.scram_sha256_verifier("pencil", salt=salt, iterations=4096)
+    method, rest = verifier.split("$", 1)
+    iterations_salt, keys = rest.split("$")
+    iterations, salt_b64 = iterations_salt.split(":")
+    stored_key, server_key = (base64.b64decode(k) for k in keys.split(":"))
+    assert method == "SCRAM-SHA-256" and iterations == "4096" and base64.b64decode(salt_b64) == salt
+    salted = hashlib.pbkdf2_hmac("sha256", b"pencil", salt, 4096)
+    assert stored_key == hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
+    assert server_key == hmac.new(salted, b"Server Key", "sha256").digest()
+    assert postgres.scram_sha256_verifier("pencil") != postgres.scram_sha256_verifier("pencil"), "salt is random"
+
