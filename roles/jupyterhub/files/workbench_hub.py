@@ -61,10 +61,10 @@ def resolve_authenticator(spec):
     for entry_point in entry_points(group=AUTHENTICATOR_ENTRY_POINTS):
         if entry_point.name == spec:
             return entry_point.load()
-    module_name, _, class_name = spec.rpartition(".")
-    if not module_name:
+    if "." not in spec:
         raise ValueError("unknown authenticator %r: use an entry point name such as "
                          "'shared-password' or a dotted class path" % (spec,))
+    module_name, class_name = spec.rsplit(".", 1)
     return getattr(importlib.import_module(module_name), class_name)
 
 
