@@ -159,7 +159,7 @@ def main():
         try:
             desired = parse_policy(params["policy"])
         except ValueError as err:
-            module.fail_json(msg="policy: %s" % err)
+            module.fail_json(msg=str(err))
         if not desired or not desired.get("Statement"):
             module.fail_json(msg="policy must be a JSON object with a Statement")
     if not HAS_BOTO3:

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fixtures.playbook import run_playbook
+from fixtures.seaweedfs import module_play
 
 pytestmark = pytest.mark.integration
 
@@ -30,17 +31,11 @@ BOB_OBJECTS = {
 
 def provision(seaweedfs, tmp_dir, tenants):
     """Run s3_tenant for each (name, groups) in one playbook; return {name: (key, secret)}."""
-    lines = ["- hosts: localhost", "  gather_facts: false", "  tasks:"]
-    for name, groups in tenants:
-        args = dict(seaweedfs.module_args(), name=name, groups=groups)
-        lines += ["    - name: tenant %s" % name,
-                  "      enertef.workbench.s3_tenant: %s" % json.dumps(args)]
-    play = run_playbook("\n".join(lines) + "\n", tmp_dir)
-    assert play.rc == 0 and play.failed == 0, play
-    keys = {}
-    for (name, _), (_, _, result) in zip(tenants, play.task_results()):
-        keys[name] = (result["access_key"], result["secret_key"])
-    return keys
+    tasks = [("s3_tenant", dict(seaweedfs.module_args(), name=name, groups=groups)) for name, groups in tenants]
+    play = run_playbook(module_play(tasks), tmp_dir)
+    results = [result for _, _, result in play.task_results()]
+    assert len(results) == len(tenants) and not any(r.get("failed") for r in results), play
+    return {name: (r["access_key"], r["secret_key"]) for (name, _), r in zip(tenants, results)}
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     canonical_policy,
     tenant_policy,
 )
+from fixtures.seaweedfs import free_ports, module_play, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -23,29 +24,6 @@ HOSTILE_NAMES = [
     "Alice", "alice bob", "alice'", 'al"ice', "a;b", "../etc", "a/b", "a..b", "jürgen",
     "postgres", "public", "pg_monitor", "information_schema", "group_x", "x" * 33, "",
 ]
-
-
-def module_play(tasks):
-    """Playbook text running each (module, args[, extra task keys]) on localhost."""
-    lines = ["- hosts: localhost", "  gather_facts: false", "  tasks:"]
-    for number, task in enumerate(tasks):
-        module, args = task[0], task[1]
-        extra = task[2] if len(task) > 2 else {}
-        lines.append("    - name: step %d" % number)
-        lines.append("      enertef.workbench.%s: %s" % (module, json.dumps(args)))
-        lines.append("      ignore_errors: true")
-        for key, value in extra.items():
-            lines.append("      %s: %s" % (key, json.dumps(value)))
-    return "\n".join(lines) + "\n"
-
-
-def run_module(playbook, module, args, check=False, diff=False):
-    """Run one module call through ansible-playbook; return its result dict."""
-    env = {"ANSIBLE_DIFF_ALWAYS": "1"} if diff else None
-    play = playbook(module_play([(module, args)]), check=check, env=env)
-    results = [r for _, _, r in play.task_results()]
-    assert len(results) == 1, play
-    return results[0]
 
 
 def tenant_args(seaweedfs, name, **extra):
@@ -210,8 +188,6 @@ def test_option_conflicts_are_refused(seaweedfs, playbook):
 
 
 def test_unreachable_endpoint_and_wrong_credentials_fail_clearly(seaweedfs, playbook):
-    from fixtures.seaweedfs import free_ports
-
     (port,) = free_ports(1)
     unreachable = dict(seaweedfs.module_args(), endpoint_url="http://127.0.0.1:%d" % port, name="tn_ivan", timeout=3)
     result = run_module(playbook, "s3_tenant", unreachable)
