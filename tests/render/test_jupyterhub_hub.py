@@ -118,8 +118,11 @@ def mocked_core_api(secrets):
     return api
 
 
-def spawn(config, user_name, secrets):
-    """Run the hub's pre_spawn_hook and build the pod manifest with the real KubeSpawner."""
+def spawn(config, user_name, secrets, profile=None):
+    """Run the hub's pre_spawn_hook and build the pod manifest with the real KubeSpawner.
+
+    ``profile``: the slug the user picked on the spawn page (None: the default profile).
+    """
     from kubespawner import KubeSpawner
     from kubespawner.spawner import MockObject
 
@@ -131,6 +134,9 @@ def spawn(config, user_name, secrets):
                 mock.patch("kubespawner.spawner.shared_client", return_value=api):
             spawner = KubeSpawner(config=config, user=user, _mock=True)
         spawner.api_token = "token-of-the-hub-for-this-server"
+        spawner.user_options = {"profile": profile} if profile else {}
+        # What Spawner.start does first: apply the chosen profile, then the hook.
+        await spawner.load_user_options()
         await spawner.run_pre_spawn_hook()
         pod = await spawner.get_pod_manifest()
         # The manifest as KubeSpawner sends it to the API server (camelCase JSON).
@@ -183,6 +189,19 @@ def test_alice_pod_has_the_workbench_image_resources_and_home(hub):
     # User pods may talk to the hub, never to each other (network-access-singleuser is the proxy's).
     assert labels["hub.jupyter.org/network-access-hub"] == "true"
     assert "hub.jupyter.org/network-access-singleuser" not in labels
+
+
+def test_profiles_set_the_pod_resources(hub, tmp_path):
+    gigabyte = 1024 ** 3
+    large = spawn(hub, "alice", {"workbench-user-alice": user_secret("alice")}, profile="large")[1]
+    assert large["spec"]["containers"][0]["resources"] == {"requests": {"cpu": 2.0, "memory": 4 * gigabyte},
+                                                           "limits": {"cpu": 4.0, "memory": 16 * gigabyte}}
+    with pytest.raises(ValueError, match="gpu"):
+        spawn(hub, "alice", {"workbench-user-alice": user_secret("alice")}, profile="gpu")
+    gpu_hub = hub_config(helm_template(template_values({"jupyterhub_gpu_enabled": True}), tmp_path), tmp_path)[0]
+    gpu = spawn(gpu_hub, "alice", {"workbench-user-alice": user_secret("alice")}, profile="gpu")[1]
+    assert gpu["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert secret_references(gpu) == ["workbench-user-alice"]
 
 
 def test_spawn_stops_when_the_user_has_no_secret(hub):
