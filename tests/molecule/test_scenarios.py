@@ -46,7 +46,8 @@ def test_users_scenario(postgres_server, seaweedfs, tmp_path):
     })
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    assert "Idempotence completed successfully" in output, output[-6000:]
+    for step in ("converge", "idempotence", "verify"):
+        assert "[users > %s] Executed: Successful" % step in output, output[-6000:]
 
 
 def docker_can_pull():
@@ -71,4 +72,5 @@ def test_laptop_scenario(tmp_path):
     result = molecule("laptop", {"WORKBENCH_TEST_STATE_DIR": str(tmp_path)}, timeout=3600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
-    assert "Idempotence completed successfully" in output
+    for step in ("converge", "idempotence", "verify"):
+        assert "[laptop > %s] Executed: Successful" % step in output, output[-6000:]
