@@ -5,29 +5,15 @@ import json
 import pathlib
 import urllib.parse
 
-import nbformat
-import pytest
-from nbclient import NotebookClient
+import time
 
-from fixtures.jupyter import ARTIFACTS, SCRIPTS
+import pytest
+
+from fixtures.jupyter import SCRIPTS, run_notebook, run_start_hook
 
 pytestmark = pytest.mark.integration
 
 NOTEBOOKS = sorted(p.name for p in SCRIPTS.glob("*.ipynb"))
-
-
-def run_notebook(jupyter_server, name):
-    """Execute the home's copy of notebook ``name`` with the pod's environment; keep the result."""
-    workdir = jupyter_server.home / "notebook-scripts"
-    notebook = nbformat.read(workdir / name, as_version=4)
-    client = NotebookClient(notebook, timeout=180, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
-    try:
-        client.execute(env=jupyter_server.env, cwd=str(workdir))
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        nbformat.write(notebook, ARTIFACTS / ("executed-" + name))
-    return notebook
 
 
 def api(jupyter_server, path, **query):
@@ -42,8 +28,8 @@ def test_every_example_notebook_is_tested():
 
 
 @pytest.fixture(scope="module")
-def trained(jupyter_server):
-    return run_notebook(jupyter_server, "01_train_track_register.ipynb")
+def trained(example_run):
+    return example_run
 
 
 def test_train_notebook_logs_run_metrics_artifact_and_model(trained, jupyter_server, researcher):
@@ -94,7 +80,6 @@ def test_train_notebook_writes_tensorboard_events_that_tensorboard_serves(traine
         tags = json.loads(body) if status == 200 else {}
         if "example/test_accuracy" in tags.get("sgd-example", {}):
             break
-        import time
         time.sleep(1)
     assert "example/test_accuracy" in tags.get("sgd-example", {}), tags
 
@@ -118,7 +103,6 @@ def test_group_notebook_logs_into_the_groups_schema_and_prefix(jupyter_server, r
 
 def test_start_hook_keeps_the_users_edits(jupyter_server, tmp_path):
     """A second pod start must not overwrite an edited notebook-script."""
-    from fixtures.jupyter import run_start_hook
     edited = jupyter_server.home / "notebook-scripts" / "tensorboard_logger.py"
     edited.write_text(edited.read_text() + "\n# my own change\n")
     env = dict(jupyter_server.env)
