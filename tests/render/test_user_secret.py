@@ -1,0 +1,53 @@
+"""The per-user Secret the users role writes: valid for Kubernetes 1.31, and
+holding that user's credentials and nothing of anyone else."""
+import base64
+
+from _render import render_template
+
+from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_credentials, users_plan
+from ansible_collections.enertef.workbench.plugins.module_utils.tenant import SECRET_KEYS
+
+
+def render_for(name, plan, creds):
+    user = [u for u in plan["users"] if u["name"] == name][0]
+    return render_template("users", "user-secret.yaml.j2", {
+        "workbench_state_dir": "/tmp/state",
+        "users_user": user,
+        "users_credentials": creds,
+    })
+
+
+def decoded(doc):
+    return {k: base64.b64decode(v).decode() for k, v in doc["data"].items()}
+
+
+def test_alice_secret_is_valid_and_hers_alone(k8s_validate):
+    import yaml
+    plan = users_plan([{"name": "alice", "groups": ["ml"]}, "bob"])
+    creds = users_credentials(plan, {}, 32)
+    creds["alice"]["s3_access_key"] = "alice"
+    creds["bob"]["s3_access_key"] = "bob"
+    doc = yaml.safe_load(render_for("alice", plan, creds))
+    assert k8s_validate([doc]) == []
+    assert doc["metadata"]["name"] == "workbench-user-alice"
+    env = decoded(doc)
+    assert set(env) == set(SECRET_KEYS)
+    assert env["PGUSER"] == "alice" and env["PGPASSWORD"] == creds["alice"]["db_password"]
+    assert env["PGOPTIONS"] == "-c search_path=alice"
+    assert env["MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlflow/alice"
+    assert env["AWS_SECRET_ACCESS_KEY"] == creds["alice"]["s3_secret_key"]
+    assert env["WORKBENCH_GROUPS"] == "ml"
+    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg://alice:")
+    assert "search_path%3Dalice" in env["MLFLOW_BACKEND_STORE_URI"]
+    everything = "\n".join(env.values())
+    for value in creds["bob"].values():
+        assert value not in everything
+
+
+def test_a_broken_secret_fails_validation(k8s_validate):
+    import yaml
+    plan = users_plan(["alice"])
+    creds = users_credentials(plan, {}, 32)
+    doc = yaml.safe_load(render_for("alice", plan, creds))
+    doc["data"]["PGPORT"] = 5432
+    assert k8s_validate([doc])
