@@ -15,6 +15,8 @@ description:
   - Creates (or removes) the object-store user of a workbench tenant, its access key, and a
     policy that lets it read, write, delete and list only C(<bucket>/<tenant>/) and, for a user,
     the prefixes of its groups (C(<bucket>/group_<group>/)).
+  - That policy is the user's only one; any other policy found on the user (an inline IAM policy,
+    an attached MinIO policy such as C(readwrite)) is removed, since it could grant more.
   - All names come from C(enertef.workbench.tenant.tenant_for); a name that breaks the naming
     rule is refused with the rule in the message, before any request is made.
   - Two backends. V(iam) speaks the AWS IAM API (SeaweedFS, Ceph RGW, AWS) with an inline user
@@ -299,9 +301,15 @@ def iam_present(store, params, tenant, desired_policy, plan):
     if policies_differ(current["policy"], desired_policy):
         plan.do("put_user_policy %s %s" % (user, params["policy_name"]), store.iam.put_user_policy,
                 UserName=user, PolicyName=params["policy_name"], PolicyDocument=canonical_policy_json(desired_policy))
+    # any other inline policy could grant more than the tenant's prefixes
+    for name in current["policy_names"]:
+        if name != params["policy_name"]:
+            plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
+                    UserName=user, PolicyName=name)
     before = {"user": user if current["exists"] else None, "access_keys": keys,
-              "policy": canonical_policy(current["policy"])}
-    after = {"user": user, "access_keys": sorted(kept), "policy": canonical_policy(desired_policy)}
+              "policy_names": current["policy_names"], "policy": canonical_policy(current["policy"])}
+    after = {"user": user, "access_keys": sorted(kept), "policy_names": [params["policy_name"]],
+             "policy": canonical_policy(desired_policy)}
     return result, before, after
 
 
@@ -309,7 +317,7 @@ def iam_absent(store, params, tenant, plan):
     user = tenant["s3_user"]
     current = store.read(user, params["policy_name"])
     before = {"user": user if current["exists"] else None, "access_keys": current["access_keys"],
-              "policy": canonical_policy(current["policy"])}
+              "policy_names": current["policy_names"], "policy": canonical_policy(current["policy"])}
     if current["exists"]:
         for key in current["access_keys"]:
             plan.do("delete_access_key %s %s" % (user, key), store.iam.delete_access_key,
@@ -319,7 +327,7 @@ def iam_absent(store, params, tenant, plan):
             plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
                     UserName=user, PolicyName=name)
         plan.do("delete_user %s" % user, store.iam.delete_user, UserName=user)
-    after = {"user": None, "access_keys": [], "policy": None}
+    after = {"user": None, "access_keys": [], "policy_names": [], "policy": None}
     return {"access_key": None, "secret_key": None, "key_created": False}, before, after
 
 
@@ -381,10 +389,13 @@ def minio_present(store, params, tenant, desired_policy, plan):
         plan.do("policy_add %s" % policy_name, admin.policy_add, policy_name, policy=canonical_policy(desired_policy))
     if policy_name not in current["attached"]:
         plan.do("attach_policy %s %s" % (policy_name, user), admin.attach_policy, [policy_name], user=user)
+    # any other attached policy (readwrite, ...) could grant more than the tenant's prefixes
+    others = [name for name in current["attached"] if name != policy_name]
+    if others:
+        plan.do("detach_policy %s %s" % (",".join(others), user), admin.detach_policy, others, user=user)
     before = {"user": user if current["exists"] else None, "enabled": current["enabled"],
               "attached_policies": current["attached"], "policy": canonical_policy(current["policy"])}
-    after = {"user": user, "enabled": True,
-             "attached_policies": sorted(set(current["attached"]) | set([policy_name])),
+    after = {"user": user, "enabled": True, "attached_policies": [policy_name],
              "policy": canonical_policy(desired_policy)}
     return result, before, after
 

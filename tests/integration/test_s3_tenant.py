@@ -110,6 +110,23 @@ def test_rotate_key_replaces_the_old_key(seaweedfs, playbook):
     assert new_client.get_object(Bucket="mlflow", Key="%s/a" % name)["Body"].read() == b"a"
 
 
+def test_extra_inline_policy_is_removed(seaweedfs, playbook):
+    """A policy someone added by hand (here: everything on the bucket) goes."""
+    name = "tn_jane"
+    created = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name))
+    everything = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::mlflow", "arn:aws:s3:::mlflow/*"]}]}
+    seaweedfs.admin_iam().put_user_policy(UserName=name, PolicyName="by-hand", PolicyDocument=json.dumps(everything))
+    tenant_s3 = seaweedfs.client("s3", created["access_key"], created["secret_key"])
+    tenant_s3.list_objects_v2(Bucket="mlflow")  # the hand-made policy really widened access
+
+    fixed = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, access_key=created["access_key"]))
+    assert fixed["actions"] == ["delete_user_policy %s by-hand" % name]
+    assert seaweedfs.admin_iam().list_user_policies(UserName=name)["PolicyNames"] == ["workbench-tenant"]
+    with pytest.raises(botocore.exceptions.ClientError):
+        tenant_s3.list_objects_v2(Bucket="mlflow")
+
+
 def test_lost_key_is_replaced_and_strays_removed(seaweedfs, playbook):
     """A caller holding a key the server no longer has gets a new one; keys
     the caller does not hold are deleted when it names the one it holds."""

@@ -1,0 +1,191 @@
+"""s3_tenant with backend=minio: the call sequence against a FAKE MinioAdmin.
+
+No MinIO server can run here: there is no MinIO server on PyPI, npm or in
+Debian, and nothing else may be downloaded. So this backend is tested with
+``FakeMinioAdmin``, an in-memory stand-in with the method names, arguments,
+JSON answers and 404/400 errors of ``minio.MinioAdmin`` (minio SDK 7.2.20,
+the real ``MinioAdminException`` class). It shows which admin calls the
+module makes and that reruns make none; it cannot show that a real MinIO
+enforces the policy -- the same policy document is enforced by a real
+SeaweedFS in tests/integration/test_s3_isolation.py.
+
+The option checks shared by both backends are tested here too.
+"""
+import json
+
+import pytest
+from minio.error import MinioAdminException
+
+from ansible_collections.enertef.workbench.plugins.module_utils.object_store import canonical_policy, tenant_policy
+from ansible_collections.enertef.workbench.plugins.modules import s3_tenant
+
+MUTATING = {"user_add", "user_enable", "user_remove", "policy_add", "policy_remove", "attach_policy", "detach_policy"}
+
+
+class FakeMinioAdmin:
+    """In-memory MinIO admin API with MinioAdmin's signatures and answers."""
+
+    def __init__(self):
+        self.users = {}  # access key -> {"secret", "status", "policies"}
+        self.policies = {}  # name -> document
+        self.calls = []
+
+    def _not_found(self, what):
+        raise MinioAdminException("404", json.dumps({"Code": "XMinioAdminNoSuch" + what, "Message": "not found"}))
+
+    def user_info(self, access_key):
+        self.calls.append(("user_info", access_key))
+        user = self.users.get(access_key) or self._not_found("User")
+        return json.dumps({"policyName": ",".join(user["policies"]), "status": user["status"]})
+
+    def user_add(self, access_key, secret_key):
+        self.calls.append(("user_add", access_key))
+        user = self.users.setdefault(access_key, {"policies": []})
+        user.update(secret=secret_key, status="enabled")
+        return ""
+
+    def user_enable(self, access_key):
+        self.calls.append(("user_enable", access_key))
+        self.users[access_key]["status"] = "enabled"
+        return ""
+
+    def user_remove(self, access_key):
+        self.calls.append(("user_remove", access_key))
+        self.users.pop(access_key, None) or self._not_found("User")
+        return ""
+
+    def policy_info(self, policy_name):
+        self.calls.append(("policy_info", policy_name))
+        policy = self.policies.get(policy_name) or self._not_found("Policy")
+        return json.dumps(policy)
+
+    def policy_add(self, policy_name, policy_file=None, policy=None):
+        self.calls.append(("policy_add", policy_name))
+        self.policies[policy_name] = policy
+        return ""
+
+    def policy_remove(self, policy_name):
+        self.calls.append(("policy_remove", policy_name))
+        del self.policies[policy_name]
+        return ""
+
+    def attach_policy(self, policies, user=None, group=None):
+        self.calls.append(("attach_policy", tuple(policies), user))
+        attached = self.users[user]["policies"]
+        if all(p in attached for p in policies):
+            raise MinioAdminException("400", "XMinioAdminPolicyChangeAlreadyApplied")
+        attached.extend(p for p in policies if p not in attached)
+        return ""
+
+    def detach_policy(self, policies, user=None, group=None):
+        self.calls.append(("detach_policy", tuple(policies), user))
+        attached = self.users[user]["policies"]
+        if not all(p in attached for p in policies):
+            raise MinioAdminException("400", "XMinioAdminPolicyChangeAlreadyApplied")
+        attached[:] = [p for p in attached if p not in policies]
+        return ""
+
+    def mutations(self):
+        return [c for c in self.calls if c[0] in MUTATING]
+
+
+def params(**override):
+    base = dict(name="alice", kind="user", groups=["ml"], state="present", backend="minio", bucket="mlflow",
+                policy_name="workbench-tenant", access_key=None, secret_key=None, update_secret="on_create",
+                rotate_key=False)
+    base.update(override)
+    return base
+
+
+def run(admin, check_mode=False, **override):
+    admin.calls.clear()
+    return s3_tenant.run(params(**override), s3_tenant.MinioTenantStore(admin), check_mode)
+
+
+def test_create_in_check_mode_calls_nothing_that_changes():
+    admin = FakeMinioAdmin()
+    result = run(admin, check_mode=True)
+    assert result["changed"] is True
+    assert result["actions"] == ["user_add alice", "policy_add workbench-tenant-alice",
+                                 "attach_policy workbench-tenant-alice alice"]
+    assert admin.mutations() == [] and admin.users == {} and admin.policies == {}
+
+
+def test_create_then_rerun_makes_no_calls_that_change():
+    admin = FakeMinioAdmin()
+    created = run(admin)
+    assert admin.mutations() == [("user_add", "alice"), ("policy_add", "workbench-tenant-alice"),
+                                 ("attach_policy", ("workbench-tenant-alice",), "alice")]
+    assert created["access_key"] == "alice" and created["key_created"] is True
+    assert created["secret_key"] == admin.users["alice"]["secret"] and len(created["secret_key"]) >= 30
+    assert canonical_policy(admin.policies["workbench-tenant-alice"]) == canonical_policy(
+        tenant_policy("alice", groups=["ml"]))
+
+    again = run(admin)
+    assert again["changed"] is False and again["actions"] == [] and admin.mutations() == []
+    assert again["secret_key"] is None and again["diff"]["before"] == again["diff"]["after"]
+
+
+def test_given_secret_is_used_and_not_echoed():
+    admin = FakeMinioAdmin()
+    chosen = "s" * 40
+    result = run(admin, secret_key=chosen)
+    assert admin.users["alice"]["secret"] == chosen
+    assert result["secret_key"] is None  # the caller has it already
+    assert run(admin, secret_key=chosen)["changed"] is False
+    assert run(admin, secret_key=chosen, update_secret="always")["actions"] == ["user_add alice (set secret)"]
+
+
+def test_group_change_rewrites_only_the_policy():
+    admin = FakeMinioAdmin()
+    run(admin)
+    result = run(admin, groups=["ml", "vision"])
+    assert admin.mutations() == [("policy_add", "workbench-tenant-alice")]
+    assert "arn:aws:s3:::mlflow/group_vision/*" in json.dumps(admin.policies["workbench-tenant-alice"])
+    assert result["tenant"]["prefixes"] == ["alice/", "group_ml/", "group_vision/"]
+
+
+def test_disabled_user_is_enabled_and_only_the_tenant_policy_stays_attached():
+    admin = FakeMinioAdmin()
+    run(admin)
+    admin.users["alice"].update(status="disabled", policies=["readwrite", "consoleAdmin"])
+    result = run(admin)
+    assert result["actions"] == ["user_enable alice", "attach_policy workbench-tenant-alice alice",
+                                 "detach_policy readwrite,consoleAdmin alice"]
+    assert admin.users["alice"]["policies"] == ["workbench-tenant-alice"]
+    assert run(admin)["changed"] is False
+
+
+def test_absent_removes_user_and_policy_then_nothing():
+    admin = FakeMinioAdmin()
+    run(admin)
+    assert run(admin, state="absent", check_mode=True)["changed"] is True and admin.mutations() == []
+    removed = run(admin, state="absent")
+    assert admin.mutations() == [("user_remove", "alice"), ("policy_remove", "workbench-tenant-alice")]
+    assert removed["diff"]["after"]["user"] is None
+    assert run(admin, state="absent")["changed"] is False
+
+
+def test_server_errors_other_than_not_found_propagate():
+    admin = FakeMinioAdmin()
+
+    def broken(access_key):
+        raise MinioAdminException("403", "AccessDenied")
+    admin.user_info = broken
+    with pytest.raises(MinioAdminException):
+        run(admin)
+
+
+@pytest.mark.parametrize("override, message", [
+    (dict(name="Alice"), "not allowed"),
+    (dict(name="public"), "reserved"),
+    (dict(groups=["ml", "x;y"]), "not allowed"),
+    (dict(bucket="../x"), "bucket name"),
+    (dict(kind="group", name="ml", groups=["a"]), "groups can only be given with kind=user"),
+    (dict(access_key="someone_else"), "access key is the tenant id"),
+    (dict(rotate_key=True), "rotate_key is for backend=iam"),
+    (dict(backend="iam", secret_key="x" * 30), "secret_key cannot be used with backend=iam"),
+])
+def test_bad_options_are_refused_before_any_call(override, message):
+    problem = s3_tenant.input_problem(params(**override))
+    assert problem and message in problem
