@@ -246,24 +246,6 @@ def test_pgadmin_behind_a_path_and_config_settings():
     assert default_env["PGADMIN_CONFIG_ALLOW_SPECIAL_EMAIL_DOMAINS"]["value"] == "['local']"
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_argument_specs_mirror_the_defaults(role):
-    defaults = dict(role_defaults(role))
-    spec = yaml.safe_load((role_dir(role) / "meta" / "argument_specs.yml").read_text())
-    options = spec["argument_specs"]["main"]["options"]
-    assert sorted(options) == sorted(defaults)
-    python_types = {"str": str, "int": int, "bool": bool, "dict": dict, "list": list}
-    for name, option in options.items():
-        assert name.startswith(role + "_") and option.get("description"), name
-        value = defaults[name]
-        if isinstance(value, str) and "{{" in value:
-            # Computed from workbench_* settings: documented, not duplicated as a default.
-            assert "default" not in option and "Defaults to" in option["description"], name
-            continue
-        assert isinstance(value, python_types[option["type"]]), name
-        assert option["default"] == value, name
-
-
 # --- bad settings -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role, setting, where", [
