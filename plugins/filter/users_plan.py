@@ -101,7 +101,7 @@ ALPHABET = string.ascii_letters + string.digits
 
 
 def _generate(length):
-    return "".join(secrets.choice(ALPHABET) for _ in range(int(length)))
+    return "".join(secrets.choice(ALPHABET) for dummy in range(int(length)))
 
 
 def users_credentials(plan, kept=None, length=32):

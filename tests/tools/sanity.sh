@@ -8,8 +8,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/enertef/workbench
 mkdir -p "$dest"
-# Tracked and new (not ignored) files only; the vendored pip bootstrap stays out.
-git ls-files -co --exclude-standard -z | grep -zv '^\.ci/' | xargs -0 cp --parents -t "$dest"
+# The collection's Ansible content: tracked and new (not ignored) files. Left out:
+# the vendored pip bootstrap (.ci/), and what is not Ansible code but runs under
+# pytest or inside containers (tests/, benchmarks/, molecule/, files/); pytest
+# exercises those, and ansible-test's plugin rules do not apply to them.
+git ls-files -co --exclude-standard -z \
+    | grep -zvE '^(\.ci|tests|benchmarks|molecule|files)/' \
+    | xargs -0 cp --parents -t "$dest"
 # ansible-test downloads get-pip.py from a host this machine cannot reach; use
 # the offline stand-in (installs pip with ensurepip). See ../shared/tools/README.md.
 pip_version=$(python - <<'PY'
