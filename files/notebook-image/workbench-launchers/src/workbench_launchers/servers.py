@@ -14,9 +14,10 @@ import sys
 
 ICONS = pathlib.Path(__file__).resolve().parent / "icons"
 
-# Measured with benchmarks/mlflow_start.py: MLflow 3.17.2 answers its first page
-# about 3-6 s after start on 2 cores (imports dominate). A cold pod with a busy
-# node is slower, so the proxy waits well past that before it gives up.
+# Measured with benchmarks/mlflow_start.py: click to usable MLflow page (DB check,
+# start, first API answer) took 11-21 s on 2 busy cores (imports dominate); the
+# seed's unmigrated start took 42-55 s. The proxy waits well past ours, so a
+# slow node still gets its page, and a dead start still ends in an error.
 MLFLOW_START_TIMEOUT = 60.0
 TENSORBOARD_START_TIMEOUT = 60.0
 
