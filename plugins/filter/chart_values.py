@@ -8,8 +8,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import json
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_native
 
 try:
     from jsonschema import Draft7Validator
@@ -31,18 +33,31 @@ def merge_chart_values(defaults, overrides):
     return merged
 
 
+def _mapping(source, what):
+    """``source`` itself if it is a mapping, else the JSON file it names (read directly: schemas are large)."""
+    if source is None or isinstance(source, dict):
+        return source
+    try:
+        with open(source) as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as err:
+        raise AnsibleFilterError("cannot read the chart %s from %s: %s" % (what, source, to_native(err)))
+
+
 def chart_values_problems(values, schema, defaults=None):
     """Every schema violation of ``defaults`` deep-merged with ``values``, as readable lines.
 
-    An empty list means the values are valid. Each line names the path of the
-    offending value and what is wrong with it.
+    ``schema`` and ``defaults`` are mappings or paths of JSON files. An empty
+    list means the values are valid. Each line names the path of the offending
+    value and what is wrong with it.
     """
     if not HAS_JSONSCHEMA:
         raise AnsibleFilterError("chart_values_problems needs the Python library jsonschema "
                                  "on the controller: pip install -r requirements.txt")
     if not isinstance(values, dict):
         return ["values must be a mapping, got %s" % type(values).__name__]
-    merged = merge_chart_values(defaults, values)
+    schema = _mapping(schema, "values schema")
+    merged = merge_chart_values(_mapping(defaults, "default values"), values)
     problems = []
     for error in sorted(Draft7Validator(schema).iter_errors(merged), key=lambda e: [str(p) for p in e.absolute_path]):
         path = ".".join(str(part) for part in error.absolute_path) or "(top level)"
