@@ -29,7 +29,7 @@ RENDER = """
         role_path_secrets: "{{ repo_root }}/roles/secrets"
 """
 KEYS = {"postgres_admin_password", "object_store_root_password", "pgadmin_password",
-        "hub_shared_password", "hub_cookie_secret", "hub_proxy_token"}
+        "hub_shared_password", "hub_admin_password", "hub_cookie_secret", "hub_proxy_token"}
 
 
 def variables(tmp_path, **more):
@@ -53,6 +53,7 @@ def test_generated_once_kept_0600_and_reused(playbook, tmp_path):
     assert len(set(values)) == len(values), "every credential is its own"
     for key in ("postgres_admin_password", "object_store_root_password", "pgadmin_password"):
         assert len(creds[key]) == 32 and set(creds[key]) <= set(string.ascii_letters + string.digits)
+    assert len(creds["hub_admin_password"]) >= 32
     for key in ("hub_cookie_secret", "hub_proxy_token"):
         assert len(creds[key]) == 64 and set(creds[key]) <= set(string.hexdigits.lower())
 
