@@ -15,7 +15,7 @@ options:
   endpoint_url:
     description:
       - URL of the S3 API, for example V(http://minio.workbench.svc:9000) or V(http://127.0.0.1:8333).
-      - For O(backend=iam) the AWS IAM API is expected on the same URL (SeaweedFS serves it there;
+      - M(enertef.workbench.s3_tenant) with C(backend=iam) expects the AWS IAM API on the same URL (SeaweedFS serves it there;
         start it with C(-s3.iam.readOnly=false)).
     type: str
     required: true

@@ -307,5 +307,11 @@ def describe_error(err, endpoint_url):
     return "object store request failed at %s: %s: %s" % (endpoint_url, type(err).__name__, err)
 
 
-# Exceptions a module turns into fail_json (never a traceback).
+# Errors a module turns into fail_json with describe_error (never a traceback):
+# the server's answers, the connection, and bad input found while talking to it.
 CLIENT_ERRORS = (BotoCoreError, ClientError, MinioAdminException, Urllib3Error, OSError, ValueError)
+
+
+def is_client_error(err):
+    """Whether ``err`` is one of CLIENT_ERRORS (anything else is a bug: let it raise)."""
+    return isinstance(err, CLIENT_ERRORS)

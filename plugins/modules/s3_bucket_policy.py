@@ -14,14 +14,15 @@ version_added: "0.1.0"
 description:
   - Sets the bucket policy of O(bucket) to O(policy), or deletes it.
   - The current and the desired policy are compared in canonical form (key order, list order,
-    one-item lists versus strings, C(Principal "*") versus C({"AWS": "*"}) do not matter), so a
+    one-item lists versus strings, a C(*) principal written as a string or as an AWS list do not
+    matter), so a
     rerun with the same document reports no change even when the server rewrites it.
   - Works with any server that implements the S3 bucket policy API (PutBucketPolicy,
     GetBucketPolicy, DeleteBucketPolicy); tested against SeaweedFS, which also enforces the
     policy (including Deny statements for its admin identity and Allow statements for
     anonymous requests).
 author:
-  - enertef.workbench contributors
+  - EnerTEF workbench team (@enertef)
 extends_documentation_fragment:
   - enertef.workbench.object_store
 options:
@@ -43,8 +44,10 @@ options:
     default: present
 attributes:
   check_mode:
+    description: Reports what would be done (RV(actions)) without changing anything.
     support: full
   diff_mode:
+    description: Shows the user/keys/policy (or bucket policy) before and after, in canonical form.
     support: full
 """
 
@@ -90,7 +93,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.enertef.workbench.plugins.module_utils.object_store import (
     BOTO3_IMPORT_ERROR,
-    CLIENT_ERRORS,
+    ClientError,
     HAS_BOTO3,
     boto3_client,
     bucket_name_problem,
@@ -98,6 +101,7 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     canonical_policy_json,
     describe_error,
     error_code,
+    is_client_error,
     object_store_argument_spec,
     parse_policy,
     policies_differ,
@@ -108,7 +112,7 @@ def current_bucket_policy(s3, bucket):
     """The bucket's policy as a dict, or None when it has none."""
     try:
         return parse_policy(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    except CLIENT_ERRORS as err:
+    except ClientError as err:
         if error_code(err) == "NoSuchBucketPolicy":
             return None
         raise
@@ -118,7 +122,7 @@ def run(s3, bucket, state, desired, check_mode):
     """Bring the policy of ``bucket`` to ``desired`` (state present) or remove it."""
     try:
         current = current_bucket_policy(s3, bucket)
-    except CLIENT_ERRORS as err:
+    except ClientError as err:
         if error_code(err) == "NoSuchBucket":
             raise ValueError("bucket %r does not exist" % bucket)
         raise
@@ -166,7 +170,9 @@ def main():
         module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
     try:
         result = run(boto3_client(params, "s3"), params["bucket"], params["state"], desired, module.check_mode)
-    except CLIENT_ERRORS as err:
+    except Exception as err:  # pylint: disable=broad-exception-caught
+        if not is_client_error(err):
+            raise
         module.fail_json(msg=describe_error(err, params["endpoint_url"]))
     if not module._diff:
         result.pop("diff")

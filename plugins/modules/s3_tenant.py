@@ -29,9 +29,9 @@ description:
     key (the tenant id) and the secret is O(secret_key), or generated when the user is created.
     Either way, store a returned secret at once (the C(users) role keeps it in a 0600 file and
     in the tenant's Kubernetes Secret) and run the task with C(no_log).
-  - Objects are never deleted: O(state=absent) removes access, not data.
+  - Objects are never deleted; O(state=absent) removes access, not data.
 author:
-  - enertef.workbench contributors
+  - EnerTEF workbench team (@enertef)
 extends_documentation_fragment:
   - enertef.workbench.object_store
 options:
@@ -107,8 +107,10 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Reports what would be done (RV(actions)) without changing anything.
     support: full
   diff_mode:
+    description: Shows the user/keys/policy (or bucket policy) before and after, in canonical form.
     support: full
 notes:
   - Tested against SeaweedFS (V(iam)). No MinIO server can run in this project's test
@@ -199,7 +201,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.enertef.workbench.plugins.module_utils.object_store import (
     BOTO3_IMPORT_ERROR,
-    CLIENT_ERRORS,
+    ClientError,
     HAS_BOTO3,
     HAS_MINIO,
     MINIO_IMPORT_ERROR,
@@ -210,6 +212,7 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     canonical_policy_json,
     describe_error,
     error_code,
+    is_client_error,
     minio_admin_client,
     object_store_argument_spec,
     parse_policy,
@@ -256,7 +259,7 @@ class IamTenantStore:
         """Current state: exists, access key ids, inline policy names, our policy."""
         try:
             self.iam.get_user(UserName=user)
-        except CLIENT_ERRORS as err:
+        except ClientError as err:
             if error_code(err) == "NoSuchEntity":
                 return {"exists": False, "access_keys": [], "policy_names": [], "policy": None}
             raise
@@ -498,7 +501,9 @@ def main():
         else:
             store = MinioTenantStore(minio_admin_client(params))
         result = run(params, store, module.check_mode)
-    except CLIENT_ERRORS as err:
+    except Exception as err:  # pylint: disable=broad-exception-caught
+        if not is_client_error(err):
+            raise
         module.fail_json(msg=describe_error(err, params["endpoint_url"]))
     if not module._diff:
         result.pop("diff")

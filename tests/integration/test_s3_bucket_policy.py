@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from ansible_collections.enertef.workbench.plugins.module_utils.object_store import canonical_policy
 
-from fixtures.seaweedfs import module_play, run_module
+from fixtures.seaweedfs import module_play, result_dicts, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +100,7 @@ def test_bad_input_fails_clearly(seaweedfs, playbook):
         ("s3_bucket_policy", dict(seaweedfs.module_args(), bucket="mlflow", policy={"Version": "2012-10-17"})),
     ]
     play = playbook(module_play(tasks))
-    messages = [r.get("msg", "") for _, _, r in play.task_results()]
+    messages = [r.get("msg", "") for r in result_dicts(play)]
     assert len(messages) == 4, play
     assert "bucket 'no-such-bucket-here' does not exist" in messages[0]
     assert "policy is not valid JSON" in messages[1]

@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fixtures.playbook import run_playbook
-from fixtures.seaweedfs import module_play
+from fixtures.seaweedfs import module_play, result_dicts
 
 pytestmark = pytest.mark.integration
 
@@ -33,9 +33,9 @@ def provision(seaweedfs, tmp_dir, tenants):
     """Run s3_tenant for each (name, groups) in one playbook; return {name: (key, secret)}."""
     tasks = [("s3_tenant", dict(seaweedfs.module_args(), name=name, groups=groups)) for name, groups in tenants]
     play = run_playbook(module_play(tasks), tmp_dir)
-    results = [result for _, _, result in play.task_results()]
+    results = result_dicts(play)
     assert len(results) == len(tenants) and not any(r.get("failed") for r in results), play
-    return {name: (r["access_key"], r["secret_key"]) for (name, _), r in zip(tenants, results)}
+    return {name: (r["access_key"], r["secret_key"]) for (name, _groups), r in zip(tenants, results)}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     canonical_policy,
     tenant_policy,
 )
-from fixtures.seaweedfs import free_ports, module_play, run_module
+from fixtures.seaweedfs import free_ports, module_play, result_dicts, run_module
 
 pytestmark = pytest.mark.integration
 
@@ -185,9 +185,9 @@ def test_hostile_names_are_refused_before_anything_changes(seaweedfs, playbook):
     tasks.append(("s3_tenant", dict(base, name="tn_ok", groups=["ml", "Bad;Group"])))
     tasks.append(("s3_tenant", dict(base, name="tn_ok", bucket="../other")))
     play = playbook(module_play(tasks))
-    results = [r for _, _, r in play.task_results()]
+    results = result_dicts(play)
     assert len(results) == len(tasks), play
-    for (_, args), result in zip(tasks, results):
+    for (_module, args), result in zip(tasks, results):
         assert result.get("failed") is True, (args["name"], result)
         assert result.get("changed") is False
         assert "not allowed" in result["msg"] or "reserved" in result["msg"] or "empty" in result["msg"] \
