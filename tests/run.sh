@@ -25,6 +25,8 @@ install() {
 lint() {
     step "lint: ansible-lint --profile production"
     ansible-lint --profile production --offline
+    step "lint: ruff (undefined names, unused imports, mutable defaults) on every Python file"
+    ruff check --isolated --select F,E9,B006,B008 plugins tests benchmarks files molecule
     step "lint: ansible-playbook --syntax-check"
     for playbook in site.yml playbooks/*.yml; do
         ansible-playbook --syntax-check "$playbook" >/dev/null
