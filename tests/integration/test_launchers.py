@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -56,10 +58,7 @@ def test_mlflow_refuses_a_foreign_host_header(jupyter_server):
     """DNS-rebinding protection is on: only localhost and the hub's origins are allowed hosts."""
     jupyter_server.get("mlflow/")  # make sure it runs
     # Talk to MLflow directly on its port, with a Host the launcher did not allow.
-    status, _, body = jupyter_server.get("server-proxy/servers-info")
     port = _mlflow_port(jupyter_server)
-    import urllib.request
-    import urllib.error
     request = urllib.request.Request("http://127.0.0.1:%d/ajax-api/2.0/mlflow/experiments/search?max_results=1" % port)
     request.add_header("Host", "evil.example")
     with pytest.raises(urllib.error.HTTPError) as refused:
@@ -71,11 +70,12 @@ def test_mlflow_refuses_a_foreign_host_header(jupyter_server):
 
 
 def _mlflow_port(jupyter_server):
-    """The port jupyter-server-proxy gave MLflow, read from the process table."""
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    """The port jupyter-server-proxy gave MLflow: our Jupyter's process group, from ps."""
+    out = subprocess.run(["ps", "-eo", "pgid=,args="], capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
-        if "mlflow server" in line.replace("-m mlflow server", "mlflow server") and "--port" in line:
-            args = line.split()
+        pgid, _, command = line.strip().partition(" ")
+        args = command.split()
+        if int(pgid) == jupyter_server.process.pid and "mlflow" in args and "server" in args and "--port" in args:
             return int(args[args.index("--port") + 1])
     raise AssertionError("no mlflow server process found")
 
