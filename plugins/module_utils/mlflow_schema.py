@@ -238,6 +238,10 @@ class SchemaCopy:
         """Create everything in ``schema`` as ``role``, in one transaction."""
         with conn.transaction():
             cursor = conn.cursor()
+            # No wait for the WAL flush at commit (about 40% of a copy's time). The
+            # copy stays atomic; a server crash can only lose the latest copies,
+            # leaving empty schemas that the next run creates again.
+            cursor.execute("SET LOCAL synchronous_commit TO off")
             cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
             cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
             cursor.execute(self.script)

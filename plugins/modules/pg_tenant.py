@@ -380,7 +380,7 @@ def ensure_tenant(conn, conn_params, params, check_mode, ids=None, groups=None):
         ensure_present(log, before, ids, params, groups, conn_params, warnings)
     else:
         ensure_absent(log, before, ids, params, check_mode)
-    after = read_facts(log, ids["pg_role"], ids["pg_schema"])
+    after = read_facts(log, ids["pg_role"], ids["pg_schema"]) if log.queries else before
     if check_mode:
         conn.rollback()
     else:
