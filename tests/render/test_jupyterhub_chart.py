@@ -135,7 +135,8 @@ def test_user_pods_keep_home_cull_idle_and_use_the_registry_image(values):
     assert singleuser["storage"]["capacity"] == "10Gi"
     assert values["cull"] == {"enabled": True, "timeout": 3600, "every": 300}
     assert singleuser["image"]["name"].startswith("k3d-workbench-registry.localhost:5001/")
-    assert singleuser["extraEnv"] == {}
+    # no credential in the shared pod environment: only the public origin for MLflow behind the proxy
+    assert singleuser["extraEnv"] == {"WORKBENCH_PUBLIC_ORIGINS": "http://localhost:8080"}
     assert [p["slug"] for p in singleuser["profileList"]] == ["small", "large"]
 
 
