@@ -28,7 +28,8 @@ from ansible.module_utils.basic import missing_required_lib
 PSYCOPG_IMPORT_ERROR = None
 try:
     import psycopg
-    from psycopg import sql
+    # re-exported: the modules build their SQL with it
+    from psycopg import sql  # pylint: disable=unused-import
 except ImportError:
     psycopg = None
     sql = None
@@ -134,8 +135,11 @@ def scram_sha256_verifier(password, salt=None, iterations=4096):
     client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
     stored_key = hashlib.sha256(client_key).digest()
     server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
-    return "SCRAM-SHA-256$%d:%s$%s:%s" % (iterations, b64(salt), b64(stored_key), b64(server_key))
+    return "SCRAM-SHA-256$%d:%s$%s:%s" % (iterations, _b64(salt), _b64(stored_key), _b64(server_key))
+
+
+def _b64(raw):
+    return base64.b64encode(raw).decode("ascii")
 
 
 def password_works(conn_params, user, password):

@@ -24,7 +24,8 @@ description:
   - The tenant schemas and roles must exist (M(enertef.workbench.pg_tenant)); a
     schema holding other tables without C(alembic_version) is refused, untouched.
   - Check mode reads the schemas' revisions and reports what would be done.
-author: enertef.workbench contributors
+author:
+  - EnerTEF workbench team (@enertef)
 extends_documentation_fragment:
   - enertef.workbench.postgres
 options:
@@ -50,6 +51,13 @@ options:
         (the schema revision must match the MLflow in the notebook image).
     type: str
     required: true
+  parallel:
+    description:
+      - How many connections copy MLflow's tables into new schemas at once (each
+        schema in its own transaction). The work is done by the server: about its
+        number of cores is best.
+    type: int
+    default: 2
 requirements:
   - mlflow (the pinned version), SQLAlchemy, psycopg >= 3
 """
@@ -175,7 +183,27 @@ def sqlalchemy_url(conn_params):
                       database=conn_params["dbname"], query=query)
 
 
-def ensure_mlflow_schemas(conn, conn_params, roles, check_mode):
+def copy_in_parallel(copy, conn_params, targets, parallel):
+    """Apply ``copy`` to each (schema, role), over ``parallel`` connections.
+
+    The server does the work (one backend per connection), so two connections
+    about halve the time on a two-core server. Each schema is its own transaction;
+    the first error is raised after the other workers finish.
+    """
+    import concurrent.futures
+
+    def work(chunk):
+        with psycopg.connect(autocommit=True, **conn_params) as worker:
+            for schema, role in chunk:
+                copy.apply(worker, schema, role)
+
+    chunks = [targets[i::parallel] for i in range(min(parallel, len(targets)))]
+    with concurrent.futures.ThreadPoolExecutor(len(chunks)) as pool:
+        for future in [pool.submit(work, chunk) for chunk in chunks]:
+            future.result()
+
+
+def ensure_mlflow_schemas(conn, conn_params, roles, check_mode, parallel=2):
     """Create/upgrade MLflow's tables for ``roles`` ({schema: role}); return the module result.
 
     ``conn`` must be in autocommit mode: each schema gets its own transaction.
@@ -195,10 +223,9 @@ def ensure_mlflow_schemas(conn, conn_params, roles, check_mode):
             if rebuilt:
                 queries.append("mlflow db upgrade (MLflow's migrations) of template schema %s" % TEMPLATE_SCHEMA)
             copy = copy_of_schema(conn, TEMPLATE_SCHEMA)
-            for schema in create:
-                copy.apply(conn, schema, roles[schema])
-                queries.append("SET ROLE %s; SET search_path TO %s; copy of %s (%d statements, %d tables of rows)"
-                               % (roles[schema], schema, TEMPLATE_SCHEMA, copy.statement_count, len(copy.rows)))
+            copy_in_parallel(copy, conn_params, [(s, roles[s]) for s in create], parallel)
+            queries.extend("SET ROLE %s; SET search_path TO %s; copy of %s (%d statements, %d tables of rows)"
+                           % (roles[s], s, TEMPLATE_SCHEMA, copy.statement_count, len(copy.rows)) for s in create)
         for schema in upgrade:
             migrate(url, schema, roles[schema])
             queries.append("alembic upgrade heads in schema %s as role %s (from revision %s)"
@@ -227,6 +254,7 @@ def argument_spec():
         tenants=dict(type="list", elements="str"),
         kind=dict(type="str", default="user", choices=["user", "group"]),
         mlflow_version=dict(type="str", required=True),
+        parallel=dict(type="int", default=2),
     )
     return spec
 
@@ -249,7 +277,8 @@ def main():
     conn_params = get_conn_params(module.params)
     conn = connect_to_db(module, conn_params, autocommit=True)
     try:
-        result = ensure_mlflow_schemas(conn, conn_params, roles, module.check_mode)
+        result = ensure_mlflow_schemas(conn, conn_params, roles, module.check_mode,
+                                       max(1, module.params["parallel"]))
     except MlflowSchemaError as err:
         module.fail_json(msg=str(err), changed=False)
     except psycopg.Error as err:

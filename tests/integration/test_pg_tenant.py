@@ -242,3 +242,30 @@ def test_unreachable_database_fails_with_a_clear_message(pg_module, tenant_postg
     assert reason in result["msg"]
     assert "Traceback" not in result["msg"] and "module_stderr" not in result
     assert snapshot(tenant_postgres) == before
+
+
+def test_bulk_call_is_one_transaction(pg_module, tenant_postgres):
+    passwords = dict((name, new_password()) for name in ("pgt_bulk1", "pgt_bulk2"))
+    tenants = [{"name": "pgt_bulk1", "password": passwords["pgt_bulk1"], "groups": ["pgt_bulkers"]},
+               {"name": "pgt_bulk2", "password": passwords["pgt_bulk2"]},
+               {"name": "pgt_bulkers", "kind": "group"}]
+
+    checked = pg_module("pg_tenant", check=True, tenants=tenants)
+    assert checked["changed"] and [r["tenant"]["role"] for r in checked["tenants"]] == \
+        ["group_pgt_bulkers", "pgt_bulk1", "pgt_bulk2"]
+    assert not any(catalog(tenant_postgres, role)["exists"] for role in ("group_pgt_bulkers", "pgt_bulk1"))
+    for password in passwords.values():
+        assert password not in checked["_stdout"]
+
+    # one entry fails in the database (its group does not exist): nothing of the call stays
+    broken = tenants + [{"name": "pgt_bulk3", "password": new_password(), "groups": ["pgt_nowhere"]}]
+    failed = pg_module("pg_tenant", tenants=broken)
+    assert failed.get("failed") and "group_pgt_nowhere does not exist" in failed["msg"]
+    assert not any(catalog(tenant_postgres, role)["exists"] for role in ("group_pgt_bulkers", "pgt_bulk1"))
+
+    created = pg_module("pg_tenant", tenants=tenants)
+    assert created["changed"] and all(r["changed"] for r in created["tenants"])
+    assert catalog(tenant_postgres, "pgt_bulk1")["groups"] == ["group_pgt_bulkers"]
+    assert can_login(tenant_postgres, "pgt_bulk2", passwords["pgt_bulk2"]) == ("pgt_bulk2", ["pgt_bulk2"])
+    again = pg_module("pg_tenant", tenants=tenants)
+    assert again["changed"] is False and again["queries"] == []

@@ -95,3 +95,21 @@ def test_scram_verifier_is_what_postgres_checks_against():
     assert server_key == hmac.new(salted, b"Server Key", "sha256").digest()
     assert postgres.scram_sha256_verifier("pencil") != postgres.scram_sha256_verifier("pencil"), "salt is random"
 
+
+
+def bulk(*entries, update_password="always"):
+    defaults = dict(kind="user", state="present", purge=False, password="pw", groups=None)
+    return {"tenants": [dict(defaults, **entry) for entry in entries], "update_password": update_password}
+
+
+def test_bulk_requests_are_all_checked_and_groups_come_first():
+    requests = pg_tenant.tenant_requests(bulk({"name": "alice", "groups": ["ml"]},
+                                              {"name": "ml", "kind": "group", "password": None}))
+    assert [ids["pg_role"] for _, ids, _ in requests] == ["group_ml", "alice"]
+    assert all(request["update_password"] == "always" for request, _, _ in requests)
+    with pytest.raises(TenantNameError):
+        pg_tenant.tenant_requests(bulk({"name": "alice"}, {"name": "Robert'); DROP TABLE students;--"}))
+    with pytest.raises(pg_tenant.TenantRequestError, match="listed twice"):
+        pg_tenant.tenant_requests(bulk({"name": "alice"}, {"name": "alice"}))
+    with pytest.raises(pg_tenant.TenantRequestError, match="purge=true needs state=absent"):
+        pg_tenant.tenant_requests(bulk({"name": "alice"}, {"name": "bob", "purge": True}))
