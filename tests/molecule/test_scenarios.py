@@ -74,3 +74,17 @@ def test_laptop_scenario(tmp_path):
     assert result.returncode == 0, output[-6000:]
     for step in ("converge", "idempotence", "verify"):
         assert "[laptop > %s] Executed: Successful" % step in output, output[-6000:]
+
+
+@pytest.mark.molecule
+@pytest.mark.slow
+def test_onprem_scenario(tmp_path):
+    missing = docker_can_pull()
+    if missing:
+        pytest.skip("molecule onprem (k3s server + agent in systemd containers) needs Docker that can pull images: %s"
+                    % missing)
+    result = molecule("onprem", {"WORKBENCH_TEST_STATE_DIR": str(tmp_path)}, timeout=3600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    for step in ("converge", "idempotence", "verify"):
+        assert "[onprem > %s] Executed: Successful" % step in output, output[-6000:]
