@@ -54,7 +54,7 @@ options:
   parallel:
     description:
       - How many connections copy MLflow's tables into new schemas at once (each
-        schema in its own transaction). The work is done by the server: about its
+        schema in its own transaction). The server does the work, so about its
         number of cores is best.
     type: int
     default: 2
