@@ -1,0 +1,40 @@
+"""One k3s version and one image list: the lab roles agree with each other and with the service roles."""
+import pathlib
+import re
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def defaults(role):
+    return yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+
+
+def test_one_k3s_version_everywhere():
+    version = defaults("k3s_agent")["k3s_agent_version"]
+    assert re.fullmatch(r"v1\.31\.\d+\+k3s\d+", version)
+    assert "default('%s')" % version in defaults("airgap")["airgap_k3s_version"]
+    # the laptop's k3d node image runs the same k3s
+    assert defaults("cluster")["cluster_k3s_image"] == "rancher/k3s:" + version.replace("+", "-")
+
+
+def test_checksums_are_pinned_sha256_for_both_architectures():
+    checksums = defaults("k3s_agent")["k3s_agent_checksums"]
+    assert sorted(checksums) == ["amd64", "arm64"]
+    for value in checksums.values():
+        assert re.fullmatch(r"sha256:[0-9a-f]{64}", value)
+
+
+def test_the_bundle_requires_the_images_the_service_roles_run():
+    images = defaults("airgap")["airgap_images"]
+    for role, key in (("postgres", "postgres_image"), ("object_store", "object_store_image"), ("pgadmin", "pgadmin_image")):
+        assert any("%s | default('%s')" % (key, defaults(role)[key]) in image for image in images), role
+    notebook = defaults("notebook_image")
+    assert any("notebook_image_name | default('%s')" % notebook["notebook_image_name"].replace(
+        "{{ notebook_image_registry_port }}", str(notebook["notebook_image_registry_port"])) in image for image in images)
+    assert defaults("k3s_server")["k3s_server_device_plugin_image"] in images
+
+
+def test_gpu_label_agrees_between_node_and_device_plugin():
+    assert defaults("k3s_agent")["k3s_agent_gpu_label"] == defaults("k3s_server")["k3s_server_gpu_label"]
