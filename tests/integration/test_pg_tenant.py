@@ -269,3 +269,10 @@ def test_bulk_call_is_one_transaction(pg_module, tenant_postgres):
     assert can_login(tenant_postgres, "pgt_bulk2", passwords["pgt_bulk2"]) == ("pgt_bulk2", ["pgt_bulk2"])
     again = pg_module("pg_tenant", tenants=tenants)
     assert again["changed"] is False and again["queries"] == []
+
+    # adding one user to the list touches only that user (the others' passwords are
+    # checked by logging in, while the newcomer's grants are still uncommitted)
+    newcomer = {"name": "pgt_bulk4", "password": new_password()}
+    added = pg_module("pg_tenant", tenants=[newcomer] + tenants)
+    assert [(r["tenant"]["role"], r["changed"]) for r in added["tenants"]] == [
+        ("group_pgt_bulkers", False), ("pgt_bulk4", True), ("pgt_bulk1", False), ("pgt_bulk2", False)]
