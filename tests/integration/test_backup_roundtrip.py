@@ -50,7 +50,7 @@ class Workbench:
         pg, s3 = self.pg, self.s3
         values = {"workbench_state_dir": str(self.state_dir), "workbench_kubeconfig": "/nonexistent",
                   "secrets_apply_to_cluster": False, "users_apply_to_cluster": False,
-                  "users_object_store_backend": "iam"}
+                  "users_object_store_backend": "iam", "rotate_object_store_backend": "iam"}
         for role in ("users", "backup", "restore", "rotate", "upgrade_workbench", "workbench_health"):
             values.update({
                 "%s_postgres_unix_socket" % role: pg.socket_dir, "%s_postgres_port" % role: pg.port,

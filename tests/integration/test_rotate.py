@@ -1,0 +1,85 @@
+"""Credential rotation on real servers (PostgreSQL 18, SeaweedFS with its IAM API, MLflow 3.17.2),
+through playbooks/rotate.yml: after rotating alice_rot, her old password and old key are refused,
+the new ones work, her runs and artifacts are all there, and bob_rot is untouched."""
+import psycopg
+import pytest
+from botocore.exceptions import ClientError
+
+from fixtures.postgres import running_postgres
+from test_backup_roundtrip import Workbench, assert_ok, counts, log_experiments, snapshot
+
+pytestmark = pytest.mark.integration
+
+USERS = [{"name": "alice_rot", "groups": ["rotml"]}, "bob_rot"]
+
+
+@pytest.fixture(scope="module")
+def workbench(seaweedfs, tmp_path_factory):
+    with running_postgres() as pg:
+        bench = Workbench(pg, seaweedfs, tmp_path_factory.mktemp("rotate-state"))
+        assert_ok(bench.play("users", workbench_users=USERS))
+        work = tmp_path_factory.mktemp("rotate-mlflow")
+        for user in ("alice_rot", "bob_rot"):
+            log_experiments(bench, user, work)
+        yield bench
+
+
+def can_log_in(pg, user, password):
+    try:
+        psycopg.connect(**pg.conninfo(user, password)).close()
+        return True
+    except psycopg.OperationalError as err:
+        assert "password authentication failed" in str(err)
+        return False
+
+
+def can_use_key(s3, user, creds):
+    client = s3.client("s3", creds["s3_access_key"], creds["s3_secret_key"])
+    try:
+        client.list_objects_v2(Bucket=s3.bucket, Prefix=user + "/")
+        return True
+    except ClientError as err:
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403, err
+        return False
+
+
+def test_rotating_alice_locks_out_her_old_credentials_only(workbench, tmp_path):
+    pg, s3 = workbench.pg, workbench.s3
+    old = workbench.user_credentials()
+    before = {user: snapshot(workbench, user, tmp_path / "before") for user in ("alice_rot", "bob_rot")}
+
+    checked = workbench.play("rotate", check=True, workbench_users=USERS, rotate_users=["alice_rot"])
+    assert_ok(checked)
+    assert workbench.user_credentials() == old
+    assert can_log_in(pg, "alice_rot", old["alice_rot"]["db_password"])
+    assert can_use_key(s3, "alice_rot", old["alice_rot"])
+
+    assert_ok(workbench.play("rotate", workbench_users=USERS, rotate_users=["alice_rot"]))
+    new = workbench.user_credentials()
+    assert new["alice_rot"]["db_password"] != old["alice_rot"]["db_password"]
+    assert new["alice_rot"]["s3_access_key"] != old["alice_rot"]["s3_access_key"]
+    assert not can_log_in(pg, "alice_rot", old["alice_rot"]["db_password"])
+    assert not can_use_key(s3, "alice_rot", old["alice_rot"])
+    assert can_log_in(pg, "alice_rot", new["alice_rot"]["db_password"])
+    assert can_use_key(s3, "alice_rot", new["alice_rot"])
+    # bob untouched
+    assert new["bob_rot"] == old["bob_rot"]
+    assert can_log_in(pg, "bob_rot", old["bob_rot"]["db_password"]) and can_use_key(s3, "bob_rot", old["bob_rot"])
+    # every run, metric, param, tag, model and artifact still there, read with the new credentials
+    after = {user: snapshot(workbench, user, tmp_path / "after") for user in ("alice_rot", "bob_rot")}
+    assert counts(after["alice_rot"])["runs"] == 2
+    assert after == before
+    # her group prefix is still hers
+    s3.client("s3", new["alice_rot"]["s3_access_key"], new["alice_rot"]["s3_secret_key"]).put_object(
+        Bucket=s3.bucket, Key="group_rotml/after-rotation.txt", Body=b"still a member")
+
+
+def test_rotation_refuses_unknown_users_and_unrotatable_services(workbench):
+    old = workbench.user_credentials()
+    result = workbench.play("rotate", workbench_users=USERS, rotate_users=["nobody_here"])
+    assert result.rc != 0
+    assert any("Not declared present users: nobody_here" in m for m in result.failure_messages), result
+    result = workbench.play("rotate", workbench_users=USERS, rotate_services=["postgres_admin_password"])
+    assert result.rc != 0
+    assert any("Cannot rotate postgres_admin_password" in m for m in result.failure_messages), result
+    assert workbench.user_credentials() == old
