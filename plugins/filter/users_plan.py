@@ -144,10 +144,24 @@ def users_merge_s3_keys(credentials, results, backend):
     return merged
 
 
+def users_pg_tenants(plan, credentials):
+    """The ``tenants`` list of one enertef.workbench.pg_tenant call: groups, present users
+    (with their password and groups), absent users (locked out, or dropped with purge)."""
+    entries = [{"name": group, "kind": "group"} for group in plan["groups"]]
+    for user in plan["users"]:
+        if user["state"] == "present":
+            entries.append({"name": user["name"], "password": credentials[user["name"]]["db_password"],
+                            "groups": user["groups"]})
+        else:
+            entries.append({"name": user["name"], "state": "absent", "purge": user["purge"]})
+    return entries
+
+
 class FilterModule(object):
     def filters(self):
         return {
             "users_plan": users_plan,
+            "users_pg_tenants": users_pg_tenants,
             "users_credentials": users_credentials,
             "users_merge_s3_keys": users_merge_s3_keys,
         }

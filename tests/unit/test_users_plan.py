@@ -67,3 +67,14 @@ def test_iam_keys_are_recorded_only_when_returned():
     assert merged["bob"] == creds["bob"]
     minio = users_merge_s3_keys(creds, results, "minio")
     assert minio["alice"]["s3_access_key"] == "alice"
+
+
+def test_one_pg_tenant_call_covers_groups_present_and_absent_users():
+    from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_pg_tenants
+    plan = users_plan([{"name": "alice", "groups": ["ml"]}, {"name": "bob", "state": "absent", "purge": True}])
+    creds = users_credentials(plan, {}, 16)
+    assert users_pg_tenants(plan, creds) == [
+        {"name": "ml", "kind": "group"},
+        {"name": "alice", "password": creds["alice"]["db_password"], "groups": ["ml"]},
+        {"name": "bob", "state": "absent", "purge": True},
+    ]
