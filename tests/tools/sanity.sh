@@ -17,12 +17,18 @@ git ls-files -co --exclude-standard -z \
     | xargs -0 cp --parents -t "$dest"
 # ansible-test downloads get-pip.py from a host this machine cannot reach; use
 # the offline stand-in (installs pip with ensurepip). See ../shared/tools/README.md.
+# The pip version this ansible-test bootstraps (24.2 for ansible-core 2.19).
 pip_version=$(python - <<'PY'
-import ansible_test._internal.pypi_proxy  # noqa: F401  (ensures ansible-test is importable)
-from ansible_test._internal.python_requirements import PIP_VERSION  # type: ignore
-print(PIP_VERSION.replace('.', '_'))
+from ansible_test._internal.python_requirements import get_venv_packages
+
+
+class Python:  # get_venv_packages only reads .version
+    version = "%d.%d" % __import__("sys").version_info[:2]
+
+
+print(get_venv_packages(Python())["pip"].replace(".", "_"))
 PY
-) || pip_version=24_2
+)
 mkdir -p ~/.ansible/test/cache
 cp "$root/.ci/ansible-test-get-pip.py" ~/.ansible/test/cache/get_pip_${pip_version}.py
 cd "$dest"
