@@ -246,7 +246,7 @@ def libpq_env(conn_params):
 
 def run_tool(argv, conn_params, what):
     proc = subprocess.run(argv, env=libpq_env(conn_params), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, universal_newlines=True)
+                          stderr=subprocess.PIPE, universal_newlines=True, check=False)
     if proc.returncode != 0:
         raise BackupError("%s failed (exit %d): %s" % (what, proc.returncode, proc.stderr.strip()[-2000:]))
     return proc.stdout

