@@ -83,3 +83,27 @@ def test_rotation_refuses_unknown_users_and_unrotatable_services(workbench):
     assert result.rc != 0
     assert any("Cannot rotate postgres_admin_password" in m for m in result.failure_messages), result
     assert workbench.user_credentials() == old
+
+
+def test_verify_reports_each_component_and_tenant_with_the_reason(workbench, tmp_path):
+    """playbooks/verify.yml: healthy tenants pass; a wrong password and a dead URL are named."""
+    creds = workbench.user_credentials()
+    ok = workbench.play("verify", check=True, workbench_users=USERS, health_urls=[])
+    assert_ok(ok)
+    assert ok.changed == 0
+    report = [r for n, _, r in ok.task_results() if n == "Report each component and tenant"][0]["msg"]
+    assert any(line.startswith("tenant alice_rot: healthy") for line in report), report
+    assert any(line.startswith("component PostgreSQL: healthy") for line in report), report
+
+    broken = dict(creds, bob_rot=dict(creds["bob_rot"], db_password="not-" + creds["bob_rot"]["db_password"]))
+    broken_file = tmp_path / "broken-credentials.yml"
+    broken_file.write_text(__import__("yaml").safe_dump(broken))
+    bad = workbench.play("verify", workbench_users=USERS, health_credentials_file=str(broken_file),
+                         health_urls=[{"name": "pgAdmin", "url": "http://127.0.0.1:9/misc/ping"}])
+    assert bad.rc != 0
+    report = [r for n, _, r in bad.task_results() if n == "Report each component and tenant"][0]["msg"]
+    assert any(line.startswith("tenant alice_rot: healthy") for line in report), report
+    bob = [line for line in report if line.startswith("tenant bob_rot")][0]
+    assert "UNHEALTHY" in bob and "password authentication failed" in bob, report
+    assert any(line.startswith("component pgAdmin: UNHEALTHY") for line in report), report
+    assert any("Unhealthy:" in m and "bob_rot" in m for m in bad.failure_messages), bad
