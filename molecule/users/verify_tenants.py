@@ -48,17 +48,17 @@ def allowed(call):
 
 
 checks = {
-    "alice reads her MLflow tables": can_query("alice", "SELECT count(*) FROM experiments"),
-    "alice's search_path is her schema": can_query("alice", "SELECT 1 FROM alice.alembic_version"),
-    "alice cannot read bob's tables": not can_query("alice", "SELECT * FROM bob.experiments"),
-    "bob cannot read alice's tables": not can_query("bob", "SELECT * FROM alice.runs"),
-    "alice (member of ml) reads the group's tables": can_query("alice", "SELECT count(*) FROM group_ml.experiments"),
-    "bob (not in ml) cannot read the group's tables": not can_query("bob", "SELECT * FROM group_ml.experiments"),
-    "alice writes her prefix": allowed(lambda: s3("alice").put_object(Bucket="mlflow", Key="alice/verify.txt", Body=b"ok")),
-    "alice writes the group prefix": allowed(lambda: s3("alice").put_object(Bucket="mlflow", Key="group_ml/verify.txt", Body=b"ok")),
-    "bob cannot read alice's objects": not allowed(lambda: s3("bob").get_object(Bucket="mlflow", Key="alice/verify.txt")),
-    "bob cannot list alice's prefix": not allowed(lambda: s3("bob").list_objects_v2(Bucket="mlflow", Prefix="alice/")),
-    "bob cannot write the group prefix": not allowed(lambda: s3("bob").put_object(Bucket="mlflow", Key="group_ml/x", Body=b"x")),
-    "dave (absent) has no credentials kept for login": "dave" not in creds or not creds["dave"].get("s3_access_key"),
+    "erin reads her MLflow tables": can_query("erin", "SELECT count(*) FROM experiments"),
+    "erin's search_path is her schema": can_query("erin", "SELECT 1 FROM erin.alembic_version"),
+    "erin cannot read frank's tables": not can_query("erin", "SELECT * FROM frank.experiments"),
+    "frank cannot read erin's tables": not can_query("frank", "SELECT * FROM erin.runs"),
+    "erin (member of optics) reads the group's tables": can_query("erin", "SELECT count(*) FROM group_optics.experiments"),
+    "frank (not in optics) cannot read the group's tables": not can_query("frank", "SELECT * FROM group_optics.experiments"),
+    "erin writes her prefix": allowed(lambda: s3("erin").put_object(Bucket="mlflow", Key="erin/verify.txt", Body=b"ok")),
+    "erin writes the group prefix": allowed(lambda: s3("erin").put_object(Bucket="mlflow", Key="group_optics/verify.txt", Body=b"ok")),
+    "frank cannot read erin's objects": not allowed(lambda: s3("frank").get_object(Bucket="mlflow", Key="erin/verify.txt")),
+    "frank cannot list erin's prefix": not allowed(lambda: s3("frank").list_objects_v2(Bucket="mlflow", Prefix="erin/")),
+    "frank cannot write the group prefix": not allowed(lambda: s3("frank").put_object(Bucket="mlflow", Key="group_optics/x", Body=b"x")),
+    "henry (absent) has no credentials kept for login": "henry" not in creds or not creds["henry"].get("s3_access_key"),
 }
 print(json.dumps(checks))
