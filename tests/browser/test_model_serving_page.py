@@ -1,0 +1,99 @@
+"""The model-serving page (Streamlit) in headless Chromium, in front of the real API.
+
+The API (files/model-serving/serving_app.py) runs under uvicorn and serves the
+iris model registered in a real MLflow server (tests/fixtures/mlflow_registry.py);
+the page runs under ``streamlit run`` pointed at it. In Chromium the page must
+show the model's version and one input per column; after filling in a flower
+and pressing Predict it must show the model's own prediction for it.
+The screenshot is kept in test-artifacts/model-serving-page.png.
+"""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from fixtures.jupyter import ARTIFACTS, free_port, stop_process_group
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SERVING = ROOT / "files" / "model-serving"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+START_TIMEOUT = 120
+
+
+def start(command, env, log_name, ready_url):
+    log = open(ARTIFACTS / log_name, "wb")
+    process = subprocess.Popen(command, cwd=SERVING, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("%s exited: %s" % (command[2], (ARTIFACTS / log_name).read_text()[-3000:]))
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            pass
+        time.sleep(0.5)
+    stop_process_group(process)
+    raise RuntimeError("%s did not answer in %ss" % (ready_url, START_TIMEOUT))
+
+
+@pytest.fixture(scope="module")
+def serving_stack(mlflow_registry):
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "WORKBENCH_"))}
+    env.update({"MLFLOW_TRACKING_URI": mlflow_registry.uri, "WORKBENCH_MODEL_NAME": mlflow_registry.model_name,
+                "WORKBENCH_MODEL_ALIAS": mlflow_registry.alias})
+    api_port, page_port = free_port(), free_port()
+    api = start([sys.executable, "-m", "uvicorn", "serving_app:app", "--host", "127.0.0.1",
+                 "--port", str(api_port)], env, "model-serving-api.log",
+                "http://127.0.0.1:%d/health" % api_port)
+    try:
+        page_env = dict(env, WORKBENCH_SERVING_URL="http://127.0.0.1:%d" % api_port)
+        page = start([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(page_port),
+                      "--server.address", "127.0.0.1", "--server.headless", "true",
+                      "--browser.gatherUsageStats", "false"], page_env, "model-serving-page.log",
+                     "http://127.0.0.1:%d/_stcore/health" % page_port)
+        try:
+            yield "http://127.0.0.1:%d/" % page_port
+        finally:
+            stop_process_group(page)
+    finally:
+        stop_process_group(api)
+
+
+def test_page_sends_inputs_and_shows_the_models_prediction(serving_stack, mlflow_registry):
+    if not CHROMIUM:
+        pytest.fail("chromium not installed: run tests/tools/apt-install.sh")
+    from playwright.sync_api import sync_playwright
+
+    flower = mlflow_registry.features.iloc[120]  # an iris virginica
+    expected = mlflow_registry.model.predict(mlflow_registry.features.iloc[[120]])[0]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1000})
+            page.goto(serving_stack)
+            try:
+                page.get_by_text("version %s" % mlflow_registry.version).first.wait_for(timeout=60_000)
+                for column, value in flower.items():
+                    field = page.get_by_label(column)
+                    field.fill("%.4f" % value)
+                    field.press("Tab")
+                page.get_by_role("button", name="Predict").click()
+                page.get_by_text("Prediction: %s" % expected).wait_for(timeout=60_000)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "model-serving-page.png"), full_page=True)
+        finally:
+            browser.close()
