@@ -2,6 +2,7 @@
 import importlib.util
 import pathlib
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -76,10 +77,14 @@ def test_expected_schema_revision_is_alembics_head():
     assert mlflow_launcher.expected_schema_revision() == ScriptDirectory.from_config(config).get_current_head()
 
 
+# generated per run: a password in a test URL, to show it is redacted
+FAKE_PASSWORD = "pw" + secrets.token_hex(8)
+
+
 def pod_env(**extra):
     env = {
         "WORKBENCH_USER": "alice",
-        "MLFLOW_BACKEND_STORE_URI": "postgresql+psycopg://alice:s3cr3t-value@db:5432/mlflow",
+        "MLFLOW_BACKEND_STORE_URI": "postgresql+psycopg://alice:%s@db:5432/mlflow" % FAKE_PASSWORD,
         "MLFLOW_ARTIFACTS_DESTINATION": "s3://mlflow/alice",
         "MLFLOW_S3_ENDPOINT_URL": "http://minio:9000",
         "AWS_ACCESS_KEY_ID": "key", "AWS_SECRET_ACCESS_KEY": "secret",
@@ -90,7 +95,7 @@ def pod_env(**extra):
 
 def test_mlflow_command_keeps_secrets_out_of_argv_and_turns_jobs_off():
     command, env = mlflow_launcher.mlflow_command(4242, pod_env())
-    assert not any("s3cr3t" in arg for arg in command)
+    assert not any(FAKE_PASSWORD in arg for arg in command)
     assert env["MLFLOW_BACKEND_STORE_URI"].endswith("@db:5432/mlflow")
     assert env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == "s3://mlflow/alice"
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
@@ -121,8 +126,8 @@ def test_missing_secret_variables_are_named():
 
 def test_non_postgres_backend_is_refused_with_password_redacted():
     with pytest.raises(mlflow_launcher.LaunchProblem) as problem:
-        mlflow_launcher.libpq_uri("mysql://alice:s3cr3t-value@db/mlflow")
-    assert "s3cr3t" not in str(problem.value) and "***" in str(problem.value)
+        mlflow_launcher.libpq_uri("mysql://alice:%s@db/mlflow" % FAKE_PASSWORD)
+    assert FAKE_PASSWORD not in str(problem.value) and "***" in str(problem.value)
 
 
 def test_group_tracking_uri_switches_only_the_search_path(monkeypatch):
