@@ -123,7 +123,7 @@ def test_unknown_imports_and_bad_arguments_are_reported(tmp_path):
     (tmp_path / "a.py").write_text("import surely_not_installed_anywhere\n")
     result = workbench_env("package", str(tmp_path))
     assert result.returncode == 0
-    assert "imported but not installed here" in result.stdout and "surely_not_installed_anywhere" in result.stdout
+    assert "imported but not installable from an index" in result.stdout and "surely_not_installed_anywhere" in result.stdout
     result = workbench_env("create", str(tmp_path / "nowhere"), "--venv", str(tmp_path / "v"))
     assert result.returncode == 2 and "run workbench-env package first" in result.stderr
     (tmp_path / "busy").mkdir()
@@ -145,3 +145,6 @@ def test_the_example_notebooks_project_packages_with_its_real_dependencies(tmp_p
     pins = dict(line.split("==") for line in (project / "requirements.txt").read_text().splitlines()[1:])
     assert pins["mlflow"] == installed_version("mlflow") == "3.17.2"
     assert "tensorboard_logger" not in pins and "mlflow_group_utils" not in pins, "own modules are not dependencies"
+    assert "mlflow-skinny" not in pins, "mlflow ships the mlflow package: its namesake is enough"
+    assert "workbench-launchers" not in pins, "installed from a folder: pip could not fetch it"
+    assert "workbench-launchers (installed from a local folder" in result.stdout

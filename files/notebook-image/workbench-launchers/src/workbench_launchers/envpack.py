@@ -112,6 +112,20 @@ def installed_distributions():
     return found
 
 
+def installed_from_local_folder(name):
+    """True for a distribution installed from a folder or file (PEP 610): no index has it."""
+    try:
+        raw = metadata.distribution(name).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return False
+    if not raw:
+        return False
+    try:
+        return json.loads(raw).get("url", "").startswith("file:")
+    except ValueError:
+        return False
+
+
 def project_requirements(project, everything=False):
     """(sorted [(name, version)], [modules imported but not installed])."""
     installed = installed_distributions()
@@ -121,7 +135,7 @@ def project_requirements(project, everything=False):
     by_module = metadata.packages_distributions()
     stdlib = set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names)
     own = local_modules(project)
-    pins, unknown = {}, []
+    pins, unknown, local = {}, [], []
     for module in imported_modules(project):
         if module in stdlib or module in own or module == "__future__":
             continue
@@ -129,10 +143,16 @@ def project_requirements(project, everything=False):
         if not distributions:
             unknown.append(module)
             continue
-        for dist in distributions:
+        # Several distributions may ship one package (mlflow, mlflow-skinny): the namesake is enough.
+        namesake = [dist for dist in distributions if _normal(dist) == _normal(module)]
+        for dist in namesake or distributions:
+            if installed_from_local_folder(dist):
+                local.append(dist)
+                continue
             key = _normal(dist)
             if key in installed and key not in NOT_DEPENDENCIES:
                 pins[key] = installed[key]
+    unknown += ["%s (installed from a local folder, no index has it)" % dist for dist in sorted(set(local))]
     return sorted(pins.values(), key=lambda pin: _normal(pin[0])), sorted(unknown)
 
 
@@ -204,7 +224,7 @@ def package(project, everything=False, force=False, out=sys.stdout):
     if before and changes:
         out.write("changes since the last requirements.txt:\n" + "\n".join("  " + c for c in changes) + "\n")
     if unknown:
-        out.write("imported but not installed here (not in the files; install them or remove the imports): %s\n"
+        out.write("imported but not installable from an index (not in the files): %s\n"
                   % ", ".join(unknown))
     return pins, unknown
 
