@@ -10,6 +10,7 @@ path prefix.
 
 import os
 import pathlib
+import shutil
 import sys
 
 ICONS = pathlib.Path(__file__).resolve().parent / "icons"
@@ -79,6 +80,65 @@ def setup_tensorboard():
         "launcher_entry": {
             "title": "TensorBoard",
             "icon_path": str(ICONS / "tensorboard.svg"),
+            "category": "Notebook",
+        },
+    }
+
+
+# code-server (VS Code in the browser) loads a large web bundle; its own start is a few seconds.
+CODE_SERVER_START_TIMEOUT = 60.0
+# Where the image puts the preinstalled extensions (Python, Jupyter); copied into the home once,
+# because the home volume hides anything the image puts there and users add their own later.
+DEFAULT_CODE_SERVER_EXTENSIONS_SEED = "/opt/code-server-extensions"
+
+
+def code_server_binary(environ=None):
+    """Path of code-server: ``$WORKBENCH_CODE_SERVER`` or the one on PATH; None when not installed."""
+    environ = os.environ if environ is None else environ
+    explicit = environ.get("WORKBENCH_CODE_SERVER")
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else None
+    return shutil.which("code-server", path=environ.get("PATH"))
+
+
+def seed_code_server_extensions(extensions_dir, seed_dir):
+    """Copy the image's extensions into the user's extensions folder the first time only."""
+    extensions_dir, seed_dir = pathlib.Path(extensions_dir), pathlib.Path(seed_dir)
+    if extensions_dir.exists() or not seed_dir.is_dir():
+        return False
+    shutil.copytree(seed_dir, extensions_dir, symlinks=True)
+    return True
+
+
+def _code_server_command():
+    home = pathlib.Path(os.path.expanduser("~"))
+    data_dir = home / ".local" / "share" / "code-server"
+    extensions_dir = data_dir / "extensions"
+    seed_code_server_extensions(
+        extensions_dir, os.environ.get("WORKBENCH_CODE_SERVER_EXTENSIONS_SEED", DEFAULT_CODE_SERVER_EXTENSIONS_SEED))
+    folder = os.path.expanduser(os.environ.get("WORKBENCH_CODE_SERVER_FOLDER") or "~")
+    return [
+        code_server_binary() or "code-server",
+        # Only jupyter-server-proxy reaches it (loopback), and the proxy checks the Jupyter login.
+        "--auth", "none",
+        "--bind-addr", "127.0.0.1:{port}",
+        "--disable-telemetry", "--disable-update-check", "--disable-workspace-trust",
+        "--user-data-dir", str(data_dir),
+        "--extensions-dir", str(extensions_dir),
+        folder,
+    ]
+
+
+def setup_code_server():
+    """The VS Code tile: code-server on the user's home (shown only where code-server is installed)."""
+    return {
+        "command": _code_server_command,
+        "timeout": _timeout("WORKBENCH_CODE_SERVER_START_TIMEOUT", CODE_SERVER_START_TIMEOUT),
+        "new_browser_tab": True,
+        "launcher_entry": {
+            "enabled": code_server_binary() is not None,
+            "title": "VS Code",
+            "icon_path": str(ICONS / "vscode.svg"),
             "category": "Notebook",
         },
     }
