@@ -1,13 +1,13 @@
 """Attack matrix on a real SeaweedFS: tenants provisioned by s3_tenant cannot
 touch each other's objects.
 
-alice (member of group ml), bob and carol get their keys from the
-``enertef.workbench.s3_tenant`` module run through ansible-playbook. bob puts
-objects under ``mlflow/bob/``; alice, with her own keys, then tries every way
+sara (member of group lab), tom and uma get their keys from the
+``enertef.workbench.s3_tenant`` module run through ansible-playbook. tom puts
+objects under ``mlflow/tom/``; sara, with her own keys, then tries every way
 to read, write, list, delete or copy them, and to widen her rights through
 the IAM or bucket-policy API. Every attempt must be denied, and afterwards
-bob's prefix holds exactly the objects he put, with the same checksums.
-Each attack has a positive control: the same call on alice's own prefix works,
+tom's prefix holds exactly the objects he put, with the same checksums.
+Each attack has a positive control: the same call on sara's own prefix works,
 so a denial is the policy's doing, not a broken key.
 """
 import hashlib
@@ -23,9 +23,9 @@ pytestmark = pytest.mark.integration
 
 BUCKET = "mlflow"
 BOB_OBJECTS = {
-    "bob/model.bin": b"\x00weights" * 4096,
-    "bob/run1/metrics.json": b'{"loss": 0.1}',
-    "bob/notes.txt": b"bob's private notes",
+    "tom/model.bin": b"\x00weights" * 4096,
+    "tom/run1/metrics.json": b'{"loss": 0.1}',
+    "tom/notes.txt": b"tom's private notes",
 }
 
 
@@ -41,19 +41,19 @@ def provision(seaweedfs, tmp_dir, tenants):
 @pytest.fixture(scope="module")
 def tenants(seaweedfs, tmp_path_factory):
     keys = provision(seaweedfs, tmp_path_factory.mktemp("isolation"),
-                     [("alice", ["ml"]), ("bob", []), ("carol", [])])
+                     [("sara", ["lab"]), ("tom", []), ("uma", [])])
     clients = {name: seaweedfs.client("s3", *pair) for name, pair in keys.items()}
-    clients["alice_iam"] = seaweedfs.client("iam", *keys["alice"])
+    clients["sara_iam"] = seaweedfs.client("iam", *keys["sara"])
     for key, body in BOB_OBJECTS.items():
-        clients["bob"].put_object(Bucket=BUCKET, Key=key, Body=body)
-    clients["alice"].put_object(Bucket=BUCKET, Key="alice/own.txt", Body=b"alice")
+        clients["tom"].put_object(Bucket=BUCKET, Key=key, Body=body)
+    clients["sara"].put_object(Bucket=BUCKET, Key="sara/own.txt", Body=b"sara")
     return clients
 
 
-def bob_prefix_state(seaweedfs):
-    """{key: sha256} of everything under bob/, read with the admin keys."""
+def tom_prefix_state(seaweedfs):
+    """{key: sha256} of everything under tom/, read with the admin keys."""
     s3 = seaweedfs.admin_s3()
-    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="bob/").get("Contents", [])
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="tom/").get("Contents", [])
     return {obj["Key"]: hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()).hexdigest()
             for obj in listing}
 
@@ -71,7 +71,7 @@ def multipart_into(s3, key):
 
 def widen_own_policy(iam):
     everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    return iam.put_user_policy(UserName="alice", PolicyName="mine", PolicyDocument=json.dumps(everything))
+    return iam.put_user_policy(UserName="sara", PolicyName="mine", PolicyDocument=json.dumps(everything))
 
 
 def open_bucket_policy(s3):
@@ -80,41 +80,41 @@ def open_bucket_policy(s3):
     return s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(public))
 
 
-# name -> (attack with alice's clients, the same call on her own prefix or None)
+# name -> (attack with sara's clients, the same call on her own prefix or None)
 ATTACKS = {
-    "get_object": (lambda c: c["alice"].get_object(Bucket=BUCKET, Key="bob/notes.txt"),
-                   lambda c: c["alice"].get_object(Bucket=BUCKET, Key="alice/own.txt")),
-    "head_object": (lambda c: c["alice"].head_object(Bucket=BUCKET, Key="bob/model.bin"),
-                    lambda c: c["alice"].head_object(Bucket=BUCKET, Key="alice/own.txt")),
-    "put_object_new": (lambda c: c["alice"].put_object(Bucket=BUCKET, Key="bob/planted.txt", Body=b"x"),
-                       lambda c: c["alice"].put_object(Bucket=BUCKET, Key="alice/new.txt", Body=b"x")),
-    "put_object_overwrite": (lambda c: c["alice"].put_object(Bucket=BUCKET, Key="bob/notes.txt", Body=b"gone"),
+    "get_object": (lambda c: c["sara"].get_object(Bucket=BUCKET, Key="tom/notes.txt"),
+                   lambda c: c["sara"].get_object(Bucket=BUCKET, Key="sara/own.txt")),
+    "head_object": (lambda c: c["sara"].head_object(Bucket=BUCKET, Key="tom/model.bin"),
+                    lambda c: c["sara"].head_object(Bucket=BUCKET, Key="sara/own.txt")),
+    "put_object_new": (lambda c: c["sara"].put_object(Bucket=BUCKET, Key="tom/planted.txt", Body=b"x"),
+                       lambda c: c["sara"].put_object(Bucket=BUCKET, Key="sara/new.txt", Body=b"x")),
+    "put_object_overwrite": (lambda c: c["sara"].put_object(Bucket=BUCKET, Key="tom/notes.txt", Body=b"gone"),
                              None),
-    "delete_object": (lambda c: c["alice"].delete_object(Bucket=BUCKET, Key="bob/notes.txt"),
-                      lambda c: c["alice"].delete_object(Bucket=BUCKET, Key="alice/new.txt")),
-    "list_prefix_bob": (lambda c: c["alice"].list_objects_v2(Bucket=BUCKET, Prefix="bob/"),
-                        lambda c: c["alice"].list_objects_v2(Bucket=BUCKET, Prefix="alice/")),
-    "list_no_prefix": (lambda c: c["alice"].list_objects_v2(Bucket=BUCKET), None),
-    "list_v1_prefix_bob": (lambda c: c["alice"].list_objects(Bucket=BUCKET, Prefix="bob/"),
-                           lambda c: c["alice"].list_objects(Bucket=BUCKET, Prefix="alice/")),
-    "list_prefix_b": (lambda c: c["alice"].list_objects_v2(Bucket=BUCKET, Prefix="b"), None),
-    "copy_bob_to_own": (lambda c: c["alice"].copy_object(Bucket=BUCKET, Key="alice/stolen.txt",
-                                                         CopySource={"Bucket": BUCKET, "Key": "bob/notes.txt"}),
-                        lambda c: c["alice"].copy_object(Bucket=BUCKET, Key="alice/copy.txt",
-                                                         CopySource={"Bucket": BUCKET, "Key": "alice/own.txt"})),
-    "copy_own_to_bob": (lambda c: c["alice"].copy_object(Bucket=BUCKET, Key="bob/notes.txt",
-                                                         CopySource={"Bucket": BUCKET, "Key": "alice/own.txt"}),
+    "delete_object": (lambda c: c["sara"].delete_object(Bucket=BUCKET, Key="tom/notes.txt"),
+                      lambda c: c["sara"].delete_object(Bucket=BUCKET, Key="sara/new.txt")),
+    "list_prefix_bob": (lambda c: c["sara"].list_objects_v2(Bucket=BUCKET, Prefix="tom/"),
+                        lambda c: c["sara"].list_objects_v2(Bucket=BUCKET, Prefix="sara/")),
+    "list_no_prefix": (lambda c: c["sara"].list_objects_v2(Bucket=BUCKET), None),
+    "list_v1_prefix_bob": (lambda c: c["sara"].list_objects(Bucket=BUCKET, Prefix="tom/"),
+                           lambda c: c["sara"].list_objects(Bucket=BUCKET, Prefix="sara/")),
+    "list_prefix_b": (lambda c: c["sara"].list_objects_v2(Bucket=BUCKET, Prefix="b"), None),
+    "copy_bob_to_own": (lambda c: c["sara"].copy_object(Bucket=BUCKET, Key="sara/stolen.txt",
+                                                         CopySource={"Bucket": BUCKET, "Key": "tom/notes.txt"}),
+                        lambda c: c["sara"].copy_object(Bucket=BUCKET, Key="sara/copy.txt",
+                                                         CopySource={"Bucket": BUCKET, "Key": "sara/own.txt"})),
+    "copy_own_to_bob": (lambda c: c["sara"].copy_object(Bucket=BUCKET, Key="tom/notes.txt",
+                                                         CopySource={"Bucket": BUCKET, "Key": "sara/own.txt"}),
                         None),
-    "multipart_into_bob": (lambda c: multipart_into(c["alice"], "bob/multipart.bin"),
-                           lambda c: multipart_into(c["alice"], "alice/multipart.bin")),
-    "get_object_via_dotdot": (lambda c: c["alice"].get_object(Bucket=BUCKET, Key="alice/../bob/notes.txt"), None),
-    "put_object_via_dotdot": (lambda c: c["alice"].put_object(Bucket=BUCKET, Key="alice/../bob/planted.txt",
+    "multipart_into_bob": (lambda c: multipart_into(c["sara"], "tom/multipart.bin"),
+                           lambda c: multipart_into(c["sara"], "sara/multipart.bin")),
+    "get_object_via_dotdot": (lambda c: c["sara"].get_object(Bucket=BUCKET, Key="sara/../tom/notes.txt"), None),
+    "put_object_via_dotdot": (lambda c: c["sara"].put_object(Bucket=BUCKET, Key="sara/../tom/planted.txt",
                                                               Body=b"x"), None),
-    "iam_widen_own_policy": (lambda c: widen_own_policy(c["alice_iam"]), None),
-    "iam_key_for_bob": (lambda c: c["alice_iam"].create_access_key(UserName="bob"), None),
-    "iam_list_users": (lambda c: c["alice_iam"].list_users(), None),
-    "bucket_policy_open": (lambda c: open_bucket_policy(c["alice"]), None),
-    "bucket_policy_read": (lambda c: c["alice"].get_bucket_policy(Bucket=BUCKET), None),
+    "iam_widen_own_policy": (lambda c: widen_own_policy(c["sara_iam"]), None),
+    "iam_key_for_bob": (lambda c: c["sara_iam"].create_access_key(UserName="tom"), None),
+    "iam_list_users": (lambda c: c["sara_iam"].list_users(), None),
+    "bucket_policy_open": (lambda c: open_bucket_policy(c["sara"]), None),
+    "bucket_policy_read": (lambda c: c["sara"].get_bucket_policy(Bucket=BUCKET), None),
 }
 
 
@@ -126,54 +126,54 @@ def status_of(err):
 def test_alice_cannot_touch_bobs_objects(seaweedfs, tenants, attack):
     harmful, control = ATTACKS[attack]
     if control is not None:
-        control(tenants)  # must work: alice's key is valid and the call allowed on her prefix
+        control(tenants)  # must work: sara's key is valid and the call allowed on her prefix
     with pytest.raises(ClientError) as denied:
         harmful(tenants)
     if "dotdot" in attack:
-        # a key with '..' is either refused or a literal key; never bob's object
+        # a key with '..' is either refused or a literal key; never tom's object
         assert status_of(denied.value) in (400, 403, 404), denied.value
     else:
         assert status_of(denied.value) == 403, denied.value
 
 
 def test_batch_delete_of_bobs_objects_deletes_nothing(seaweedfs, tenants):
-    result = tenants["alice"].delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in BOB_OBJECTS]})
+    result = tenants["sara"].delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in BOB_OBJECTS]})
     assert not result.get("Deleted"), result
     assert sorted(e["Key"] for e in result.get("Errors", [])) == sorted(BOB_OBJECTS)
 
 
 def test_listing_own_prefix_shows_only_own_objects(seaweedfs, tenants):
-    keys = [o["Key"] for o in tenants["alice"].list_objects_v2(Bucket=BUCKET, Prefix="alice/").get("Contents", [])]
-    assert "alice/own.txt" in keys and all(k.startswith("alice/") for k in keys)
+    keys = [o["Key"] for o in tenants["sara"].list_objects_v2(Bucket=BUCKET, Prefix="sara/").get("Contents", [])]
+    assert "sara/own.txt" in keys and all(k.startswith("sara/") for k in keys)
 
 
 def test_group_prefix_is_shared_with_members_only(seaweedfs, tenants):
-    alice, bob, carol = tenants["alice"], tenants["bob"], tenants["carol"]
-    alice.put_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin", Body=b"shared")
-    assert alice.get_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin")["Body"].read() == b"shared"
-    listed = alice.list_objects_v2(Bucket=BUCKET, Prefix="group_ml/")["Contents"]
-    assert [o["Key"] for o in listed] == ["group_ml/exp1/model.bin"]
+    sara, tom, uma = tenants["sara"], tenants["tom"], tenants["uma"]
+    sara.put_object(Bucket=BUCKET, Key="group_lab/exp1/model.bin", Body=b"shared")
+    assert sara.get_object(Bucket=BUCKET, Key="group_lab/exp1/model.bin")["Body"].read() == b"shared"
+    listed = sara.list_objects_v2(Bucket=BUCKET, Prefix="group_lab/")["Contents"]
+    assert [o["Key"] for o in listed] == ["group_lab/exp1/model.bin"]
 
-    carol.put_object(Bucket=BUCKET, Key="carol/mine.txt", Body=b"c")  # carol's key works on her prefix
-    for outsider in (carol, bob):
-        for call in (lambda s: s.get_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin"),
-                     lambda s: s.put_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin", Body=b"evil"),
-                     lambda s: s.list_objects_v2(Bucket=BUCKET, Prefix="group_ml/"),
-                     lambda s: s.delete_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin")):
+    uma.put_object(Bucket=BUCKET, Key="uma/mine.txt", Body=b"c")  # uma's key works on her prefix
+    for outsider in (uma, tom):
+        for call in (lambda s: s.get_object(Bucket=BUCKET, Key="group_lab/exp1/model.bin"),
+                     lambda s: s.put_object(Bucket=BUCKET, Key="group_lab/exp1/model.bin", Body=b"evil"),
+                     lambda s: s.list_objects_v2(Bucket=BUCKET, Prefix="group_lab/"),
+                     lambda s: s.delete_object(Bucket=BUCKET, Key="group_lab/exp1/model.bin")):
             with pytest.raises(ClientError) as denied:
                 call(outsider)
             assert status_of(denied.value) == 403
-    assert seaweedfs.admin_s3().get_object(Bucket=BUCKET, Key="group_ml/exp1/model.bin")["Body"].read() == b"shared"
+    assert seaweedfs.admin_s3().get_object(Bucket=BUCKET, Key="group_lab/exp1/model.bin")["Body"].read() == b"shared"
 
 
 def test_bobs_objects_are_intact_after_the_attacks(seaweedfs, tenants):
     # runs last in this module (pytest keeps file order): nothing added, changed or removed
-    assert bob_prefix_state(seaweedfs) == expected_bob_state()
-    alice_keys = seaweedfs.admin_s3().list_objects_v2(Bucket=BUCKET, Prefix="alice/")["Contents"]
-    assert "alice/stolen.txt" not in [o["Key"] for o in alice_keys]
+    assert tom_prefix_state(seaweedfs) == expected_bob_state()
+    sara_keys = seaweedfs.admin_s3().list_objects_v2(Bucket=BUCKET, Prefix="sara/")["Contents"]
+    assert "sara/stolen.txt" not in [o["Key"] for o in sara_keys]
     iam = seaweedfs.admin_iam()
-    assert iam.list_user_policies(UserName="alice")["PolicyNames"] == ["workbench-tenant"]
-    assert len(iam.list_access_keys(UserName="bob")["AccessKeyMetadata"]) == 1
+    assert iam.list_user_policies(UserName="sara")["PolicyNames"] == ["workbench-tenant"]
+    assert len(iam.list_access_keys(UserName="tom")["AccessKeyMetadata"]) == 1
     try:
         policy = seaweedfs.admin_s3().get_bucket_policy(Bucket=BUCKET)["Policy"]
     except ClientError:

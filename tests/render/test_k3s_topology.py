@@ -82,6 +82,7 @@ def plays(inventory_dir):
     for block in re.split(r"\n\s*play #\d+ ", proc.stdout)[1:]:
         name = re.match(r"\(([^)]*)\): (.*?)\tTAGS", block).group(2)
         hosts = re.search(r"hosts \(\d+\):\n((?:      \S+\n)*)", block).group(1).split()
+        hosts = sorted(hosts)  # --list-hosts does not keep inventory order
         tasks = [line.strip().split("\t")[0].split(" : ")[-1] for line in block.split("tasks:\n", 1)[1].splitlines() if line.strip()]
         found[name] = (hosts, tasks)
     return found
