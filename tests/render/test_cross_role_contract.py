@@ -23,3 +23,9 @@ def test_user_secret_addresses_match_the_services():
     services = {d["metadata"]["name"] for d in all_documents(render_role("postgres")) + all_documents(render_role("object_store"))
                 if d["kind"] == "Service"}
     assert {"postgres", "minio"} <= services
+
+
+def test_gpu_profile_selects_the_label_the_k3s_roles_put_on_gpu_hosts():
+    label = role_defaults("k3s_agent")["k3s_agent_gpu_label"]
+    profile = role_defaults("jupyterhub")["jupyterhub_gpu_profile"]
+    assert profile["kubespawner_override"]["node_selector"] == {str(label): "true"}

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from _jupyterhub import ROLE, helm_template, role_values, shipped_files, template_values
+from _jupyterhub import ROLE, find, helm_template, role_values, shipped_files, template_values
 from ansible_collections.enertef.workbench.plugins.filter.chart_values import chart_values_problems, merge_chart_values
 
 pytestmark = pytest.mark.render
@@ -196,3 +196,14 @@ def test_lab_authenticators_pass_settings_through(tmp_path):
     assert ldap["hub"]["config"]["LDAPAuthenticator"] == {"server_address": "ldap.lab"}
     assert schema_problems(oidc) == [] and schema_problems(ldap) == []
     assert oidc["hub"]["config"]["Authenticator"]["allowed_users"] == ["alice", "carol", "dora"]
+
+
+def test_lab_hosts_get_an_ingress_with_tls_and_the_laptop_none(values, tmp_path, k8s_validate):
+    assert values["ingress"] == {"enabled": False}
+    lab = template_values({"jupyterhub_ingress_hosts": ["workbench.lab.example"]})
+    assert not schema_problems(lab)
+    docs = helm_template(lab, tmp_path)
+    ingress = find(docs, "Ingress", "jupyterhub")
+    assert ingress["spec"]["tls"] == [{"hosts": ["workbench.lab.example"], "secretName": "workbench-tls"}]
+    assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["workbench.lab.example"]
+    assert k8s_validate([ingress]) == []
