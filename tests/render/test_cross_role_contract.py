@@ -29,3 +29,32 @@ def test_gpu_profile_selects_the_label_the_k3s_roles_put_on_gpu_hosts():
     label = role_defaults("k3s_agent")["k3s_agent_gpu_label"]
     profile = role_defaults("jupyterhub")["jupyterhub_gpu_profile"]
     assert profile["kubespawner_override"]["node_selector"] == {str(label): "true"}
+
+
+def _selected(selector, labels):
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_postgres_admits_user_pods_and_pgadmin_only(k8s_validate):
+    from _jupyterhub import find as find_chart_doc, helm_template, template_values
+    import tempfile
+    import pathlib
+
+    policy = find(render_role("postgres")["networkpolicy.yaml.j2"], "NetworkPolicy", "postgres")
+    assert k8s_validate([policy]) == []
+    selectors = [peer["podSelector"]["matchLabels"] for rule in policy["spec"]["ingress"]
+                 for peer in rule["from"] if "podSelector" in peer]
+    # the labels a user pod really gets: the chart's own singleuser selector
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = helm_template(template_values(), pathlib.Path(tmp))
+    user_pod_labels = find_chart_doc(chart, "NetworkPolicy", "singleuser")["spec"]["podSelector"]["matchLabels"]
+    pgadmin_pod = find(all_documents(render_role("pgadmin")), "Deployment")["spec"]["template"]["metadata"]["labels"]
+    hub_pod = find_chart_doc(chart, "Deployment", "hub")["spec"]["template"]["metadata"]["labels"]
+    assert any(_selected(s, user_pod_labels) for s in selectors)
+    assert any(_selected(s, pgadmin_pod) for s in selectors)
+    assert not any(_selected(s, hub_pod) for s in selectors), "the hub has no business in PostgreSQL"
+    outside = [peer["ipBlock"] for rule in policy["spec"]["ingress"] for peer in rule["from"] if "ipBlock" in peer]
+    assert outside == [{"cidr": "0.0.0.0/0", "except": ["10.42.0.0/16"]}]
+    closed = find(render_role("postgres", {"postgres_allow_outside_pod_network": False})["networkpolicy.yaml.j2"],
+                  "NetworkPolicy", "postgres")
+    assert not [p for r in closed["spec"]["ingress"] for p in r["from"] if "ipBlock" in p]
