@@ -32,6 +32,10 @@ DB_PLAY = """
 - hosts: localhost
   gather_facts: false
   tasks:
+    - name: Airflow's database password (generated on the controller)
+      ansible.builtin.include_role:
+        name: enertef.workbench.airflow
+        tasks_from: password.yml
     - name: Airflow's database on the workbench PostgreSQL
       ansible.builtin.include_role:
         name: enertef.workbench.airflow
