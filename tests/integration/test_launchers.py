@@ -80,7 +80,8 @@ def test_mlflow_refuses_a_foreign_host_header(jupyter_server):
 
 def _mlflow_port(jupyter_server):
     """The port jupyter-server-proxy gave MLflow: our Jupyter's process group, from ps."""
-    out = subprocess.run(["ps", "-eo", "pgid=,args="], capture_output=True, text=True, check=True).stdout
+    # -ww: full command lines (ps cuts them to the terminal width otherwise)
+    out = subprocess.run(["ps", "-ww", "-eo", "pgid=,args="], capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         pgid, _, command = line.strip().partition(" ")
         args = command.split()
