@@ -27,6 +27,8 @@ lint() {
     ansible-lint --profile production --offline
     step "lint: ruff (undefined names, unused imports, mutable defaults) on every Python file"
     ruff check --isolated --select F,E9,B006,B008 plugins tests benchmarks files molecule
+    step "lint: shellcheck on every shell script"
+    git ls-files -z '*.sh' .ci/run | xargs -0 shellcheck
     step "lint: ansible-playbook --syntax-check"
     for playbook in site.yml playbooks/*.yml; do
         ansible-playbook --syntax-check "$playbook" >/dev/null

@@ -30,7 +30,7 @@ print(get_venv_packages(Python())["pip"].replace(".", "_"))
 PY
 )
 mkdir -p ~/.ansible/test/cache
-cp "$root/.ci/ansible-test-get-pip.py" ~/.ansible/test/cache/get_pip_${pip_version}.py
+cp "$root/.ci/ansible-test-get-pip.py" ~/.ansible/test/cache/get_pip_"${pip_version}".py
 cd "$dest"
 git init -q && git add -A >/dev/null
 python_version=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
