@@ -2,7 +2,7 @@
 # Debian packages the tests need (called by tests/run.sh install when present).
 #   chromium   headless browser for tests/browser (JupyterLab launcher screenshots)
 #   fonts-dejavu-core  so screenshots render text instead of empty boxes
-#   shellcheck  lints the shell scripts (tests/run.sh lint, ansible-test sanity)
+#   the linter for the shell scripts: package shellcheck (tests/run.sh lint, ansible-test sanity)
 # Idempotent and non-interactive: does nothing when everything is installed.
 set -euo pipefail
 packages=(chromium fonts-dejavu-core shellcheck)
