@@ -64,8 +64,14 @@ class TensorBoardLogger:
         self._writer.add_text(tag, text, global_step=step)
 
     def log_hparams(self, hparams, metrics):
-        """Hyper-parameters and final metrics, for TensorBoard's HParams tab."""
-        self._writer.add_hparams(dict(hparams), dict(metrics), name=".")
+        """Hyper-parameters and final metrics, for TensorBoard's HParams tab.
+
+        They go to the run's ``hparams`` subdirectory (as torch's SummaryWriter
+        does): a second event file in the run's own directory would make a
+        running TensorBoard move on to it and never read the scalars file again.
+        """
+        self._writer.flush()
+        self._writer.add_hparams(dict(hparams), dict(metrics), name="hparams")
 
     def event_files(self):
         """The event files written so far (flushes first)."""

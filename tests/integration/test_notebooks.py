@@ -78,10 +78,12 @@ def test_train_notebook_writes_tensorboard_events_that_tensorboard_serves(traine
     for _ in range(90):  # TensorBoard rereads its logs every few seconds; slower on a loaded machine
         status, _, body = jupyter_server.get("tensorboard/data/plugin/scalars/tags")
         tags = json.loads(body) if status == 200 else {}
-        if "example/test_accuracy" in tags.get("sgd-example", {}):
+        if "example/test_accuracy" in tags.get("sgd-example", {}) and tags.get("sgd-example/hparams"):
             break
         time.sleep(1)
     assert "example/test_accuracy" in tags.get("sgd-example", {}), tags
+    # the hyper-parameters' summary is a run of its own, beside the scalars
+    assert "hparam/test_accuracy" in tags.get("sgd-example/hparams", {}), tags
 
 
 def test_group_notebook_logs_into_the_groups_schema_and_prefix(jupyter_server, researcher):
