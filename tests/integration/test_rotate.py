@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from fixtures.postgres import running_postgres
-from test_backup_roundtrip import Workbench, assert_ok, counts, log_experiments, snapshot
+from fixtures.day2 import Workbench, assert_ok, counts, log_experiments, snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ and are switched off here (upgrade_workbench_build_image/charts=false).
 import pytest
 
 from fixtures.postgres import running_postgres
-from test_backup_roundtrip import Workbench, assert_ok, counts, log_experiments, snapshot
+from fixtures.day2 import Workbench, assert_ok, counts, log_experiments, snapshot
 from ansible_collections.enertef.workbench.plugins.module_utils import mlflow_schema as logic
 
 pytestmark = pytest.mark.integration
