@@ -315,3 +315,20 @@ CLIENT_ERRORS = (BotoCoreError, ClientError, MinioAdminException, Urllib3Error, 
 def is_client_error(err):
     """Whether ``err`` is one of CLIENT_ERRORS (anything else is a bug: let it raise)."""
     return isinstance(err, CLIENT_ERRORS)
+
+
+def run_and_exit(module, work):
+    """Exit ``module`` with the result of ``work()``, the end of every object-store module.
+
+    A client error (unreachable endpoint, refused credentials, ...) becomes one
+    line naming the endpoint, with no traceback; any other exception is a bug
+    and is raised. The ``diff`` key is kept only in diff mode.
+    """
+    try:
+        result = work()
+    # CLIENT_ERRORS holds placeholder classes when an SDK is missing; pylint cannot tell.
+    except CLIENT_ERRORS as err:  # pylint: disable=catching-non-exception
+        module.fail_json(msg=describe_error(err, module.params["endpoint_url"]))
+    if not module._diff:  # pylint: disable=protected-access
+        result.pop("diff", None)
+    module.exit_json(**result)

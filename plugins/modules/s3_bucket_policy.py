@@ -99,12 +99,11 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     bucket_name_problem,
     canonical_policy,
     canonical_policy_json,
-    describe_error,
     error_code,
-    is_client_error,
     object_store_argument_spec,
     parse_policy,
     policies_differ,
+    run_and_exit,
 )
 
 
@@ -168,15 +167,8 @@ def main():
             module.fail_json(msg="policy must be a JSON object with a Statement")
     if not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
-    try:
-        result = run(boto3_client(params, "s3"), params["bucket"], params["state"], desired, module.check_mode)
-    except Exception as err:  # pylint: disable=broad-exception-caught
-        if not is_client_error(err):
-            raise
-        module.fail_json(msg=describe_error(err, params["endpoint_url"]))
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    run_and_exit(module, lambda: run(boto3_client(params, "s3"), params["bucket"], params["state"],
+                                     desired, module.check_mode))
 
 
 if __name__ == "__main__":

@@ -210,13 +210,12 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     bucket_name_problem,
     canonical_policy,
     canonical_policy_json,
-    describe_error,
     error_code,
-    is_client_error,
     minio_admin_client,
     object_store_argument_spec,
     parse_policy,
     policies_differ,
+    run_and_exit,
     tenant_policy,
     tenant_prefixes,
 )
@@ -495,19 +494,14 @@ def main():
     if params["backend"] == "minio" and not HAS_MINIO:
         module.fail_json(msg=missing_required_lib("minio"), exception=str(MINIO_IMPORT_ERROR))
 
-    try:
+    def work():
         if params["backend"] == "iam":
             store = IamTenantStore(boto3_client(params, "iam"))
         else:
             store = MinioTenantStore(minio_admin_client(params))
-        result = run(params, store, module.check_mode)
-    except Exception as err:  # pylint: disable=broad-exception-caught
-        if not is_client_error(err):
-            raise
-        module.fail_json(msg=describe_error(err, params["endpoint_url"]))
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+        return run(params, store, module.check_mode)
+
+    run_and_exit(module, work)
 
 
 if __name__ == "__main__":
