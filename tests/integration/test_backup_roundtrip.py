@@ -17,7 +17,8 @@ import shutil
 import psycopg
 import pytest
 
-from fixtures.day2 import Workbench, assert_ok, bucket_keys, counts, log_experiments, snapshot, wipe_object_store
+from fixtures.day2 import (
+    Workbench, assert_ok, bucket_keys, counts, snapshot, wipe_object_store, workbench_with_data)
 from fixtures.postgres import running_postgres
 
 pytestmark = pytest.mark.integration
@@ -30,13 +31,7 @@ NAMES = [u["name"] for u in USERS]
 @pytest.fixture(scope="module")
 def populated(seaweedfs, tmp_path_factory):
     """Tenants made by playbooks/users.yml, with MLflow data logged by each; a backup of them."""
-    state = tmp_path_factory.mktemp("backup-state")
-    with running_postgres() as pg:
-        workbench = Workbench(pg, seaweedfs, state)
-        assert_ok(workbench.play("users", workbench_users=USERS))
-        work = tmp_path_factory.mktemp("mlflow-work")
-        for user in NAMES:
-            log_experiments(workbench, user, work)
+    with workbench_with_data(seaweedfs, tmp_path_factory, USERS, "backup") as workbench:
         before = {user: snapshot(workbench, user, tmp_path_factory.mktemp("snap")) for user in NAMES}
         yield workbench, before
 

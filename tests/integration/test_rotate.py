@@ -5,8 +5,7 @@ import psycopg
 import pytest
 from botocore.exceptions import ClientError
 
-from fixtures.postgres import running_postgres
-from fixtures.day2 import Workbench, assert_ok, counts, log_experiments, snapshot
+from fixtures.day2 import assert_ok, counts, snapshot, workbench_with_data
 
 pytestmark = pytest.mark.integration
 
@@ -15,12 +14,7 @@ USERS = [{"name": "alice_rot", "groups": ["rotml"]}, "bob_rot"]
 
 @pytest.fixture(scope="module")
 def workbench(seaweedfs, tmp_path_factory):
-    with running_postgres() as pg:
-        bench = Workbench(pg, seaweedfs, tmp_path_factory.mktemp("rotate-state"))
-        assert_ok(bench.play("users", workbench_users=USERS))
-        work = tmp_path_factory.mktemp("rotate-mlflow")
-        for user in ("alice_rot", "bob_rot"):
-            log_experiments(bench, user, work)
+    with workbench_with_data(seaweedfs, tmp_path_factory, USERS, "rotate") as bench:
         yield bench
 
 

@@ -10,8 +10,7 @@ and are switched off here (upgrade_workbench_build_image/charts=false).
 """
 import pytest
 
-from fixtures.postgres import running_postgres
-from fixtures.day2 import Workbench, assert_ok, counts, log_experiments, snapshot
+from fixtures.day2 import assert_ok, counts, snapshot, workbench_with_data
 from ansible_collections.enertef.workbench.plugins.module_utils import mlflow_schema as logic
 
 pytestmark = pytest.mark.integration
@@ -49,18 +48,13 @@ def row_counts(pg, schema):
 
 @pytest.fixture(scope="module")
 def old_workbench(seaweedfs, tmp_path_factory):
-    with running_postgres() as pg:
-        bench = Workbench(pg, seaweedfs, tmp_path_factory.mktemp("upgrade-state"))
-        assert_ok(bench.play("users", workbench_users=USERS))
-        work = tmp_path_factory.mktemp("upgrade-mlflow")
-        for user in ("up_ann", "up_ben"):
-            log_experiments(bench, user, work)
+    with workbench_with_data(seaweedfs, tmp_path_factory, USERS, "upgrade") as bench:
         graph = logic.revision_graph()
         old = logic.head_revision(graph)
         for dummy in range(STEPS_BACK):
             old = graph[old][0]
         for schema in SCHEMAS:
-            downgrade(pg, schema, old)
+            downgrade(bench.pg, schema, old)
         yield bench, old
 
 
