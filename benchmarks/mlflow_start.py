@@ -31,7 +31,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / ".collections")]
 
 from fixtures.jupyter import (  # noqa: E402  (after the path set-up)
-    free_port, make_pg_tenant, pod_environment, start_jupyter, stop_process_group,
+    free_port, make_pg_tenant, pod_environment, running_jupyter, stop_process_group,
 )
 from fixtures.postgres import running_postgres  # noqa: E402
 
@@ -80,11 +80,9 @@ def ours(pg, name, workdir):
     env = tenant_env(pg, name, workdir, migrate=True)
     home = pathlib.Path(workdir) / ("home-" + name)
     home.mkdir()
-    server = start_jupyter(home, pod_environment(home, env), pathlib.Path(workdir) / ("jupyter-%s.log" % name))
-    try:
+    log = pathlib.Path(workdir) / ("jupyter-%s.log" % name)
+    with running_jupyter(home, pod_environment(home, env), log) as server:
         return wait_usable(lambda path: http_status(server.url + "mlflow/" + path, server.token))
-    finally:
-        stop_process_group(server.process)
 
 
 def seed_way(pg, name, workdir):

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from fixtures.jupyter import ARTIFACTS, pod_environment, start_jupyter, stop_process_group
+from fixtures.jupyter import ARTIFACTS, pod_environment, running_jupyter
 
 pytestmark = pytest.mark.integration
 
@@ -107,13 +107,10 @@ def test_database_down_shows_an_error_page_not_a_spinner(tmp_path, researcher):
         "host=" + researcher.pg.socket_dir, "host=" + str(tmp_path / "no-such-socket-dir"))
     home = tmp_path / "home"
     home.mkdir()
-    server = start_jupyter(home, pod_environment(home, env), ARTIFACTS / "jupyter-db-down.log")
-    try:
+    with running_jupyter(home, pod_environment(home, env), ARTIFACTS / "jupyter-db-down.log") as server:
         started = time.monotonic()
         status, _, body = server.get("mlflow/", timeout=60)
         elapsed = time.monotonic() - started
-    finally:
-        stop_process_group(server.process)
     text = body.decode()
     assert status == 503, text
     assert "MLflow could not start" in text and "Cannot reach the MLflow database" in text
@@ -126,11 +123,8 @@ def test_missing_secret_names_the_missing_variables(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = pod_environment(home, {"WORKBENCH_USER": "bob"})
-    server = start_jupyter(home, env, ARTIFACTS / "jupyter-no-secret.log")
-    try:
+    with running_jupyter(home, env, ARTIFACTS / "jupyter-no-secret.log") as server:
         status, _, body = server.get("mlflow/", timeout=60)
-    finally:
-        stop_process_group(server.process)
     text = body.decode()
     assert status == 503
     assert "MLFLOW_BACKEND_STORE_URI" in text and "MLFLOW_ARTIFACTS_DESTINATION" in text
