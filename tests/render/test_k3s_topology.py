@@ -7,6 +7,7 @@
   tasks (tasks_from config.yml / registries.yml, run by ansible-playbook into a
   temporary directory) for every node of the single and HA inventories.
 """
+import hashlib
 import os
 import pathlib
 import re
@@ -153,23 +154,32 @@ RENDER = """
 """
 
 
+CA_HASH = hashlib.sha256(b"the cluster CA as token.yml reads it").hexdigest()
+
+
 def render(tmp_path, inventory_dir):
+    """(server token, agent token, configs, registries, modes) of every node."""
     out = tmp_path / "out"
-    token = secrets.token_hex(16)
+    token, agent_token = secrets.token_hex(16), secrets.token_hex(16)
     result = run_playbook(RENDER, tmp_path, inventory=str(inventory_dir),
-                          extra_vars={"out": str(out), "k3s_agent_token": token})
+                          extra_vars={"out": str(out), "k3s_agent_token": token, "k3s_agent_agent_token": agent_token,
+                                      "k3s_agent_ca_hash": CA_HASH})
     assert result.rc == 0, result
     configs = {node.name: yaml.safe_load((node / "config.yaml").read_text()) for node in out.iterdir()}
     registries = {node.name: yaml.safe_load((node / "registries.yaml").read_text())
                   for node in out.iterdir() if (node / "registries.yaml").exists()}
     modes = {node.name: (node / "config.yaml").stat().st_mode & 0o777 for node in out.iterdir()}
-    return token, configs, registries, modes
+    return token, agent_token, configs, registries, modes
 
 
 def test_single_server_config(tmp_path):
-    token, configs, registries, modes = render(tmp_path, SINGLE)
+    token, agent_token, configs, registries, modes = render(tmp_path, SINGLE)
     server, agent = configs["lab-server-1"], configs["lab-gpu-1"]
-    assert server["token"] == agent["token"] == token
+    # the agent joins with the agent token in the secure format (CA pinned), never with the server token
+    assert server["token"] == token and server["agent-token"] == agent_token
+    assert agent["token"] == "K10%s::node:%s" % (CA_HASH, agent_token)
+    assert token not in yaml.safe_dump(agent)
+    assert server["secrets-encryption"] is True and "secrets-encryption" not in agent
     assert set(modes.values()) == {0o600}, "config.yaml holds the token"
     assert "cluster-init" not in server and "server" not in server  # sqlite, nothing to join
     assert {"192.0.2.10", "lab-server-1"} <= set(server["tls-san"])
@@ -183,10 +193,15 @@ def test_single_server_config(tmp_path):
 
 
 def test_ha_config(tmp_path, ha_inventory):
-    _, configs, registries, _ = render(tmp_path, ha_inventory)
+    token, agent_token, configs, registries, _ = render(tmp_path, ha_inventory)
     assert configs["s1"]["cluster-init"] is True and "server" not in configs["s1"]
+    assert configs["s1"]["token"] == token
     for joining in ("s2", "s3"):
         assert configs[joining]["server"] == "https://10.0.0.1:6443"
+        assert configs[joining]["token"] == "K10%s::server:%s" % (CA_HASH, token)
+        assert configs[joining]["agent-token"] == agent_token and configs[joining]["secrets-encryption"] is True
+    for agent in ("a1", "g1"):
+        assert configs[agent]["token"] == "K10%s::node:%s" % (CA_HASH, agent_token)
         assert "cluster-init" not in configs[joining]
     for server in ("s1", "s2", "s3"):
         assert {"10.0.0.100", "10.0.0.1", "10.0.0.2", "10.0.0.3", "k3s.lab.example"} <= set(configs[server]["tls-san"])
