@@ -223,6 +223,28 @@ def test_older_schema_is_upgraded_with_rows_kept(pg_module, tenant_postgres, mak
     assert pg_module("mlflow_schema", tenant="mls_old", mlflow_version=MLFLOW_VERSION)["changed"] is False
 
 
+def test_stale_template_is_rebuilt_before_a_copy(pg_module, tenant_postgres, make_tenant):
+    """MLflow's head moved since the template was built (simulated: the template
+    is put back at an older revision, with an older shape): the next new tenant
+    gets the head DDL, not the stale copy."""
+    make_tenant("mls_fresh_ref")
+    make_tenant("mls_after_move")
+    assert not pg_module("mlflow_schema", tenant="mls_fresh_ref", mlflow_version=MLFLOW_VERSION).get("failed")
+    template = logic.TEMPLATE_SCHEMA
+    with tenant_postgres.superuser_connect() as conn:
+        conn.execute("UPDATE %s.alembic_version SET version_num = %%s" % template, (older_revision(),))
+        conn.execute("DROP INDEX %s.index_metrics_run_uuid" % template)
+        conn.execute("CREATE TABLE %s.left_by_an_older_mlflow (x int)" % template)
+
+    moved = pg_module("mlflow_schema", tenant="mls_after_move", mlflow_version=MLFLOW_VERSION)
+    assert moved["changed"] and moved["template_rebuilt"] is True, moved
+    assert moved["created"] == ["mls_after_move"]
+    head = moved["revision"]
+    assert revision_of(tenant_postgres, "mls_after_move") == head == revision_of(tenant_postgres, template)
+    with tenant_postgres.superuser_connect() as conn:
+        assert schema_snapshot(conn, "mls_after_move") == schema_snapshot(conn, "mls_fresh_ref")
+
+
 def test_refusals_change_nothing(pg_module, tenant_postgres, make_tenant):
     password = make_tenant("mls_foreign")
     with tenant_postgres.connect("mls_foreign", password) as conn:
