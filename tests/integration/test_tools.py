@@ -81,3 +81,38 @@ def test_pinned_k3d_checksums_cover_every_platform():
     for value in sums.values():
         algo, digest = value.split(":")
         assert algo == "sha256" and len(digest) == 64 and int(digest, 16) >= 0
+
+
+def test_helm_unpacks_with_the_bsd_tar_of_macos(playbook, tmp_path):
+    """macOS has bsdtar only; unarchive refuses it ("GNU tar required"), tar -xzf does not."""
+    variables = make_release(tmp_path)
+    variables["tools_names"] = ["helm"]
+    bsd_bin = tmp_path / "bsd-bin"
+    bsd_bin.mkdir()
+    real_tar = "/usr/bin/tar"
+    (bsd_bin / "tar").write_text(
+        "#!/bin/sh\n"
+        "if [ \"$1\" = --version ]; then echo 'bsdtar 3.5.3 - libarchive 3.5.3 zlib/1.2.11'; exit 0; fi\n"
+        "exec %s \"$@\"\n" % real_tar)
+    (bsd_bin / "tar").chmod(0o755)
+    # only the BSD-like tar: no gtar on PATH, the system directories after ours
+    path = "%s:%s" % (bsd_bin, os.environ.get("PATH", ""))
+    result = playbook(PLAY, extra_vars=variables, env={"PATH": path})
+    assert result.rc == 0, result
+    assert os.access(tmp_path / "state" / "bin" / "helm", os.X_OK)
+
+
+def test_pinned_kubectl_and_helm_meet_the_seed_floor():
+    """Seed 001: kubectl >= 1.33.2 and helm >= 3.18.3, checked against the published sha256."""
+    import yaml
+    with open(os.path.join(os.path.dirname(__file__), "../../roles/tools/defaults/main.yml")) as f:
+        defaults = yaml.safe_load(f)
+
+    def version(text):
+        return tuple(int(part) for part in text.lstrip("v").split("."))
+
+    assert version(defaults["tools_kubectl_version"]) >= (1, 33, 2)
+    assert version(defaults["tools_helm_version"]) >= (3, 18, 3)
+    # no hand-copied digest to go stale: the sha256 file published beside each download
+    assert defaults["tools_kubectl_checksum"] == "sha256:{{ tools_kubectl_url }}.sha256"
+    assert defaults["tools_helm_checksum"] == "sha256:{{ tools_helm_url }}.sha256sum"
