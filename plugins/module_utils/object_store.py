@@ -12,6 +12,13 @@ the prefixes of the groups it belongs to (``mlflow/group_ml/``), list the
 bucket only with ``prefix`` under those prefixes, and ask for the bucket's
 location. Nothing else: no other prefix, no other bucket, no IAM call.
 
+A tenant never holds a key the admin did not make: with MinIO the policy
+denies the admin calls that mint or change service accounts (MinIO allows a
+user those for itself unless a policy says no), and ``s3_tenant`` removes
+any service account a user holds. SeaweedFS (4.48) accepts only ``Allow``
+statements and lets a user create access keys for itself, so there the
+module deletes every key but the one it handed out, on every run.
+
 Canonical comparison
 --------------------
 Servers give policies back in their own shape: SeaweedFS turns a one-item
@@ -93,6 +100,14 @@ OBJECT_ACTIONS = (
     "s3:AbortMultipartUpload",
 )
 
+# MinIO allows a user these for its own service accounts unless a policy denies them.
+MINIO_SELF_SERVICE_ACTIONS = (
+    "admin:CreateServiceAccount",
+    "admin:UpdateServiceAccount",
+    "admin:RemoveServiceAccount",
+    "admin:ListServiceAccounts",
+)
+
 # S3 bucket naming rules (the subset every server accepts).
 BUCKET_NAME_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 
@@ -134,34 +149,40 @@ def tenant_prefixes(name, kind="user", groups=()):
     return prefixes
 
 
-def tenant_policy(name, kind="user", groups=(), bucket=BUCKET):
-    """The IAM/MinIO policy document of tenant ``name`` (see module docstring)."""
+def tenant_policy(name, kind="user", groups=(), bucket=BUCKET, backend="iam"):
+    """The policy document of tenant ``name`` for module backend ``backend``
+    (``iam`` or ``minio``; see the module docstring)."""
     prefixes = tenant_prefixes(name, kind, groups)
     bucket_arn = "arn:aws:s3:::%s" % bucket
-    return {
-        "Version": POLICY_VERSION,
-        "Statement": [
-            {
-                "Sid": "TenantObjects",
-                "Effect": "Allow",
-                "Action": list(OBJECT_ACTIONS),
-                "Resource": ["%s/%s*" % (bucket_arn, prefix) for prefix in prefixes],
-            },
-            {
-                "Sid": "TenantListing",
-                "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
-                "Resource": [bucket_arn],
-                "Condition": {"StringLike": {"s3:prefix": ["%s*" % prefix for prefix in prefixes]}},
-            },
-            {
-                "Sid": "BucketLocation",
-                "Effect": "Allow",
-                "Action": ["s3:GetBucketLocation"],
-                "Resource": [bucket_arn],
-            },
-        ],
-    }
+    statements = [
+        {
+            "Sid": "TenantObjects",
+            "Effect": "Allow",
+            "Action": list(OBJECT_ACTIONS),
+            "Resource": ["%s/%s*" % (bucket_arn, prefix) for prefix in prefixes],
+        },
+        {
+            "Sid": "TenantListing",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket_arn],
+            "Condition": {"StringLike": {"s3:prefix": ["%s*" % prefix for prefix in prefixes]}},
+        },
+        {
+            "Sid": "BucketLocation",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation"],
+            "Resource": [bucket_arn],
+        },
+    ]
+    if backend == "minio":
+        statements.append({
+            "Sid": "NoSelfMadeKeys",
+            "Effect": "Deny",
+            "Action": list(MINIO_SELF_SERVICE_ACTIONS),
+            "Resource": ["arn:aws:s3:::*"],
+        })
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 def parse_policy(policy):

@@ -113,6 +113,11 @@ attributes:
     description: Shows the user/keys/policy (or bucket policy) before and after, in canonical form.
     support: full
 notes:
+  - "A tenant holds only the key this module made. V(minio): the tenant policy denies the
+    C(admin:*ServiceAccount*) calls a MinIO user may otherwise make for itself, and every run deletes
+    any service account the user holds. V(iam): SeaweedFS 4.48 lets a user create access keys for
+    itself and accepts no C(Deny) statement, so pass O(access_key) (the users role does): every run
+    then deletes every other key, and O(rotate_key) leaves exactly one."
   - Tested against SeaweedFS (V(iam)). No MinIO server can run in this project's test
     environment, so the V(minio) backend is tested against a fake C(MinioAdmin) that records
     the calls.
@@ -363,7 +368,14 @@ class MinioTenantStore:
             policy = None
         attached = [p for p in ((info or {}).get("policyName") or "").split(",") if p]
         return {"exists": info is not None, "enabled": (info or {}).get("status") == "enabled",
-                "attached": attached, "policy": policy}
+                "attached": attached, "policy": policy,
+                "service_accounts": self.service_accounts(user) if info is not None else []}
+
+    def service_accounts(self, user):
+        """Access keys of the user's service accounts (madmin answers a list of
+        objects with accessKey; releases before 2023 a list of strings)."""
+        accounts = json.loads(self.admin.list_service_account(user) or "{}").get("accounts") or []
+        return sorted(a if isinstance(a, str) else a["accessKey"] for a in accounts)
 
 
 def minio_policy_name(params, tenant):
@@ -395,10 +407,14 @@ def minio_present(store, params, tenant, desired_policy, plan):
     others = [name for name in current["attached"] if name != policy_name]
     if others:
         plan.do("detach_policy %s %s" % (",".join(others), user), admin.detach_policy, others, user=user)
+    # a service account is a key the workbench did not make: it would outlive rotation
+    for access_key in current["service_accounts"]:
+        plan.do("delete_service_account %s (of %s)" % (access_key, user), admin.delete_service_account, access_key)
     before = {"user": user if current["exists"] else None, "enabled": current["enabled"],
-              "attached_policies": current["attached"], "policy": canonical_policy(current["policy"])}
+              "attached_policies": current["attached"], "policy": canonical_policy(current["policy"]),
+              "service_accounts": current["service_accounts"]}
     after = {"user": user, "enabled": True, "attached_policies": [policy_name],
-             "policy": canonical_policy(desired_policy)}
+             "policy": canonical_policy(desired_policy), "service_accounts": []}
     return result, before, after
 
 
@@ -449,7 +465,8 @@ def run(params, store, check_mode):
     plan = Plan(check_mode)
     desired_policy = None
     if params["state"] == "present":
-        desired_policy = tenant_policy(params["name"], params["kind"], params["groups"], params["bucket"])
+        desired_policy = tenant_policy(params["name"], params["kind"], params["groups"], params["bucket"],
+                                       params["backend"])
         ensure = iam_present if params["backend"] == "iam" else minio_present
         outcome, before, after = ensure(store, params, tenant, desired_policy, plan)
     else:

@@ -19,7 +19,8 @@ from minio.error import MinioAdminException
 from ansible_collections.enertef.workbench.plugins.module_utils.object_store import canonical_policy, tenant_policy
 from ansible_collections.enertef.workbench.plugins.modules import s3_tenant
 
-MUTATING = {"user_add", "user_enable", "user_remove", "policy_add", "policy_remove", "attach_policy", "detach_policy"}
+MUTATING = {"user_add", "user_enable", "user_remove", "policy_add", "policy_remove", "attach_policy", "detach_policy",
+            "add_service_account", "delete_service_account"}
 
 
 class FakeMinioAdmin:
@@ -28,6 +29,7 @@ class FakeMinioAdmin:
     def __init__(self):
         self.users = {}  # access key -> {"secret", "status", "policies"}
         self.policies = {}  # name -> document
+        self.service_accounts = {}  # access key -> parent user
         self.calls = []
 
     def _not_found(self, what):
@@ -85,6 +87,22 @@ class FakeMinioAdmin:
         attached[:] = [p for p in attached if p not in policies]
         return ""
 
+    def add_service_account(self, *, access_key=None, secret_key=None, **ignored):
+        """What a user may call for itself unless its policy denies admin:CreateServiceAccount."""
+        self.calls.append(("add_service_account", access_key))
+        self.service_accounts[access_key] = ignored.get("parent", "alice")
+        return json.dumps({"credentials": {"accessKey": access_key}})
+
+    def list_service_account(self, user):
+        self.calls.append(("list_service_account", user))
+        return json.dumps({"accounts": [{"parentUser": parent, "accountStatus": "on", "accessKey": key}
+                                        for key, parent in sorted(self.service_accounts.items()) if parent == user]})
+
+    def delete_service_account(self, access_key):
+        self.calls.append(("delete_service_account", access_key))
+        self.service_accounts.pop(access_key, None) or self._not_found("ServiceAccount")
+        return ""
+
     def mutations(self):
         return [c for c in self.calls if c[0] in MUTATING]
 
@@ -119,7 +137,7 @@ def test_create_then_rerun_makes_no_calls_that_change():
     assert created["access_key"] == "alice" and created["key_created"] is True
     assert created["secret_key"] == admin.users["alice"]["secret"] and len(created["secret_key"]) >= 30
     assert canonical_policy(admin.policies["workbench-tenant-alice"]) == canonical_policy(
-        tenant_policy("alice", groups=["ml"]))
+        tenant_policy("alice", groups=["ml"], backend="minio"))
 
     again = run(admin)
     assert again["changed"] is False and again["actions"] == [] and admin.mutations() == []
@@ -189,3 +207,32 @@ def test_server_errors_other_than_not_found_propagate():
 def test_bad_options_are_refused_before_any_call(override, message):
     problem = s3_tenant.input_problem(params(**override))
     assert problem and message in problem
+
+
+def test_policy_denies_self_made_service_accounts():
+    """MinIO lets a user mint service accounts for itself unless a Deny says no (issue 11)."""
+    denied = [st for st in tenant_policy("alice", backend="minio")["Statement"] if st["Effect"] == "Deny"]
+    assert denied == [{"Sid": "NoSelfMadeKeys", "Effect": "Deny", "Resource": ["arn:aws:s3:::*"],
+                       "Action": ["admin:CreateServiceAccount", "admin:UpdateServiceAccount",
+                                  "admin:RemoveServiceAccount", "admin:ListServiceAccounts"]}]
+    admin = FakeMinioAdmin()
+    run(admin)
+    assert admin.policies["workbench-tenant-alice"] == canonical_policy(tenant_policy("alice", groups=["ml"],
+                                                                                      backend="minio"))
+    # SeaweedFS refuses any Deny statement: the iam document has none
+    assert all(st["Effect"] == "Allow" for st in tenant_policy("alice")["Statement"])
+
+
+def test_every_run_removes_service_accounts_so_rotation_leaves_one_key():
+    admin = FakeMinioAdmin()
+    run(admin)
+    admin.add_service_account(access_key="alicekey1", secret_key="x" * 8, parent="alice")
+    admin.add_service_account(access_key="bobkey", secret_key="x" * 8, parent="bob")
+    checked = run(admin, check_mode=True)
+    assert "delete_service_account alicekey1 (of alice)" in checked["actions"]
+    assert "alicekey1" in admin.service_accounts
+    rotated = run(admin, secret_key="n" * 40, update_secret="always")
+    assert ("delete_service_account", "alicekey1") in admin.mutations()
+    assert admin.service_accounts == {"bobkey": "bob"}
+    assert rotated["diff"]["after"]["service_accounts"] == []
+    assert run(admin)["changed"] is False
