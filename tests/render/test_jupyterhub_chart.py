@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from _jupyterhub import ROLE, find, helm_template, role_values, shipped_files, template_values
+from _jupyterhub import ROLE, ROOT, find, helm_template, role_values, shipped_files, template_values
 from ansible_collections.enertef.workbench.plugins.filter.chart_values import chart_values_problems, merge_chart_values
 
 pytestmark = pytest.mark.render
@@ -75,10 +75,9 @@ def test_role_refuses_values_that_break_the_schema_and_installs_nothing(tmp_path
     assert "'cofig' was unexpected" in message and "cull.timeout: '1h' is not of type 'integer'" in message
 
 
-def test_role_refuses_bad_names_and_missing_credentials(tmp_path):
+def test_role_refuses_bad_admin_names_shared_password_and_missing_credentials(tmp_path):
     result, rendered = role_values(tmp_path, {
-        "workbench_users": [{"name": "alice"}, {"name": "Robert'); DROP TABLE x;--"}],
-        "workbench_admins": ["postgres"],
+        "workbench_admins": ["postgres", "Robert'); DROP TABLE x;--"],
         "secrets_credentials": {},
         "jupyterhub_authenticator": "shared-password",
     })
@@ -87,8 +86,8 @@ def test_role_refuses_bad_names_and_missing_credentials(tmp_path):
     assert "nothing was installed" in message
     assert "user name \"Robert'); DROP TABLE x;--\" is not allowed" in message
     assert "user name 'postgres' is reserved" in message
-    assert "shared hub password is missing" in message
-    assert "no admin password of 32+ characters" in message
+    # One password for everyone is refused on every target, with the reason.
+    assert "shared-password is gone: one password would open every user's data" in message
     assert "cookie secret or proxy token is missing" in message
 
 
@@ -124,10 +123,20 @@ def test_hub_ships_tenant_py_verbatim_next_to_jupyterhub_config(values, chart):
     files = shipped_files(values)
     assert files["workbench_tenant.py"] == TENANT_PY.read_text()
     assert files["workbench_hub.py"] == (ROLE / "files" / "workbench_hub.py").read_text()
+    assert files["workbench_login.py"] == (ROOT / "plugins" / "module_utils" / "login.py").read_text()
     mounts = by_kind_name(chart, "Deployment", "hub")["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
     paths = {m["mountPath"] for m in mounts}
     assert {"/usr/local/etc/jupyterhub/jupyterhub_config.py", "/usr/local/etc/jupyterhub/workbench_tenant.py",
-            "/usr/local/etc/jupyterhub/workbench_hub.py"} <= paths
+            "/usr/local/etc/jupyterhub/workbench_hub.py", "/usr/local/etc/jupyterhub/workbench_login.py"} <= paths
+
+
+def test_hub_mounts_the_logins_secret_as_a_directory(chart):
+    """No subPath: Kubernetes updates a directory-mounted Secret in place, so a users.yml run needs no hub restart."""
+    pod = by_kind_name(chart, "Deployment", "hub")["spec"]["template"]["spec"]
+    volume = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == "workbench-hub-logins"]
+    assert len(volume) == 1 and volume[0]["secret"]["optional"] is True, "the hub starts before users.yml first ran"
+    mounts = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == volume[0]["name"]]
+    assert mounts == [{"name": volume[0]["name"], "mountPath": "/etc/workbench/logins", "readOnly": True}]
 
 
 def test_user_pods_keep_home_cull_idle_and_use_the_registry_image(values):
@@ -191,11 +200,13 @@ def test_lab_authenticators_pass_settings_through(tmp_path):
     oidc = template_values({"jupyterhub_authenticator": "oidc", "jupyterhub_oidc": oidc_settings})
     assert oidc["hub"]["config"]["JupyterHub"]["authenticator_class"] == "oauthenticator.generic.GenericOAuthenticator"
     assert oidc["hub"]["config"]["GenericOAuthenticator"] == oidc_settings
-    assert "SharedPasswordAuthenticator" not in oidc["hub"]["config"]
     ldap = template_values({"jupyterhub_authenticator": "ldap", "jupyterhub_ldap": {"server_address": "ldap.lab"}})
     assert ldap["hub"]["config"]["LDAPAuthenticator"] == {"server_address": "ldap.lab"}
     assert schema_problems(oidc) == [] and schema_problems(ldap) == []
-    assert oidc["hub"]["config"]["Authenticator"]["allowed_users"] == ["alice", "carol", "dora"]
+    # The allow-list is the users role's logins file on every authenticator, not a list in the values.
+    for lab in (oidc, ldap):
+        assert "allowed_users" not in lab["hub"]["config"]["Authenticator"]
+        assert lab["hub"]["config"]["WorkbenchLogins"]["logins_dir"] == "/etc/workbench/logins"
 
 
 def test_lab_hosts_get_an_ingress_with_tls_and_the_laptop_none(values, tmp_path, k8s_validate):

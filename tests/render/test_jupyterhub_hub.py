@@ -4,8 +4,9 @@ The chart is rendered with ``helm template``; its hub ConfigMap and Secret are
 laid out as the hub Deployment mounts them and the chart's own
 jupyterhub_config.py runs (which runs our hub.extraConfig). From that config:
 
-* the real configured Authenticator (JupyterHub 5.5 SharedPasswordAuthenticator
-  wrapped by workbench_hub) logs users in;
+* the real configured Authenticator (workbench_hub's WorkbenchLoginAuthenticator,
+  a JupyterHub 5.5 Authenticator) logs users in against a logins file written
+  with the users role's own login.py;
 * the real KubeSpawner (jupyterhub-kubespawner 7) runs the pre_spawn_hook and
   builds alice's pod manifest. Its Kubernetes API client is mocked because there
   is no cluster here: only ``read_namespaced_secret`` is answered (the Secret
@@ -13,6 +14,7 @@ jupyterhub_config.py runs (which runs our hub.extraConfig). From that config:
 """
 import asyncio
 import base64
+import secrets
 from unittest import mock
 
 import pytest
@@ -20,81 +22,150 @@ from kubernetes_asyncio.client import ApiClient, V1ObjectMeta, V1Secret
 from kubernetes_asyncio.client.rest import ApiException
 from tornado import web
 
-from _jupyterhub import ADMINS, CREDENTIALS, NAMESPACE, helm_template, hub_config, template_values
+from _jupyterhub import ADMINS, NAMESPACE, helm_template, hub_config, template_values
+from ansible_collections.enertef.workbench.plugins.module_utils import login as login_module
 from ansible_collections.enertef.workbench.plugins.module_utils import tenant
 
 pytestmark = pytest.mark.render
 
 
+LOGINS = {name: secrets.token_urlsafe(24) for name in ["alice", "carol", "dora", "a", "bob_2", "x" * 32]}
+
+
+def write_logins(directory, passwords, admins=()):
+    """The logins file the users role writes (the same login.py), for ``{name: password}``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / login_module.LOGINS_KEY).write_text(login_module.logins_document({
+        name: {"password_hash": login_module.hash_password(password), "admin": name in admins}
+        for name, password in passwords.items()}))
+
+
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
+def logins_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("logins")
+    write_logins(directory, LOGINS, admins=ADMINS)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, logins_dir):
     tmp_path = tmp_path_factory.mktemp("hub")
-    config, directory = hub_config(helm_template(template_values(), tmp_path), tmp_path)
+    config, directory = hub_config(helm_template(template_values(), tmp_path), tmp_path, logins_dir=logins_dir)
     return config
 
 
 # --- login -----------------------------------------------------------------
 
-GOOD_NAMES = ["alice", "bob_2", "a", "x" * 32, "data_team_7"]
+GOOD_NAMES = ["alice", "bob_2", "a", "x" * 32]
 HOSTILE_NAMES = [
-    "Alice", "ALICE", " alice", "alice ", "al ice", "alice\n", "", "x" * 33, "1alice", "_alice",
+    " alice", "alice ", "al ice", "alice\n", "", "x" * 33, "1alice", "_alice",
     "robert'); drop table students;--", "alice\"", "a/b", "..", "../etc/passwd", "alice.smith",
     "al-ice", "\u00e5lice", "alice\u200b", "alice%s", "postgres", "public", "pg_monitor",
     "information_schema", "root", "admin", "mlflow", "group_ml", "workbench_x", "kube_system",
 ]
 
 
-def authenticator(config, **traits):
+def authenticator(config):
     """An instance of the authenticator class the hub was configured with."""
-    cls = config.JupyterHub.authenticator_class
-    instance = cls(config=config)
-    for name, value in traits.items():
-        setattr(instance, name, value)
-    return instance
+    return config.JupyterHub.authenticator_class(config=config)
 
 
 def login(instance, name, password):
     return asyncio.run(instance.get_authenticated_user(None, {"username": name, "password": password}))
 
 
-def test_hub_uses_shared_password_login_wrapped_with_the_name_rule(hub):
-    from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+def test_hub_checks_each_users_own_password_from_the_logins_file(hub, logins_dir):
     cls = hub.JupyterHub.authenticator_class
-    assert issubclass(cls, SharedPasswordAuthenticator) and cls.__name__ == "WorkbenchSharedPasswordAuthenticator"
-    # The password from secrets_credentials reached the configured instance.
-    assert authenticator(hub).user_password == CREDENTIALS["hub_shared_password"]
+    assert cls.__name__ == "WorkbenchLoginAuthenticator" and cls.logins_dir == str(logins_dir)
+    instance = authenticator(hub)
+    assert login(instance, "alice", LOGINS["alice"]) == {"name": "alice", "admin": False, "auth_state": None}
+    assert login(instance, "alice", LOGINS["carol"]) is None, "carol's password does not open alice's login"
+    assert login(instance, "alice", LOGINS["alice"] + "x") is None, "wrong password"
+    assert login(instance, "alice", "") is None
+    assert login(instance, "mallory", LOGINS["alice"]) is None, "not in the logins file"
+
+
+def test_login_is_case_insensitive(hub):
+    assert login(authenticator(hub), "Alice", LOGINS["alice"])["name"] == "alice"
+    assert login(authenticator(hub), "ALICE", LOGINS["alice"])["name"] == "alice"
 
 
 @pytest.mark.parametrize("name", GOOD_NAMES + HOSTILE_NAMES)
 def test_hub_login_and_tenant_rule_give_the_same_verdict(hub, name):
-    """Every name is declared, so only the name rule decides; the hub refuses with the rule's message."""
-    instance = authenticator(hub, allowed_users=set(GOOD_NAMES + HOSTILE_NAMES))
-    problem = tenant.name_problem(name)
+    """After lower-casing only the name rule decides; the hub refuses with the rule's message."""
+    instance = authenticator(hub)
+    problem = tenant.name_problem(name.lower())
     if problem is None:
-        assert login(instance, name, CREDENTIALS["hub_shared_password"]) == {
-            "name": name, "admin": False, "groups": [], "auth_state": None}
+        assert login(instance, name, LOGINS[name.lower()])["name"] == name.lower()
     else:
         with pytest.raises(web.HTTPError) as refused:
-            login(instance, name, CREDENTIALS["hub_shared_password"])
+            login(instance, name, "any password")
         assert refused.value.status_code == 403
         assert refused.value.log_message % refused.value.args == problem
 
 
-def test_only_declared_users_log_in(hub):
+def test_the_logins_file_is_read_at_each_login_and_refresh(hub, tmp_path):
+    """Off-boarding: a user dropped from the file cannot log in and their session ends, without a hub restart."""
+    directory = tmp_path / "logins"
+    write_logins(directory, {"alice": LOGINS["alice"], "carol": LOGINS["carol"]})
     instance = authenticator(hub)
-    password = CREDENTIALS["hub_shared_password"]
-    assert login(instance, "alice", password)["name"] == "alice"
-    assert login(instance, "carol", password)["name"] == "carol"
-    assert login(instance, "bob", password) is None, "bob is declared absent (off-boarded)"
-    assert login(instance, "mallory", password) is None, "mallory is not declared"
-    assert login(instance, "alice", password + "x") is None, "wrong password"
+    instance.__class__.logins_dir = str(directory)
+    try:
+        assert login(instance, "carol", LOGINS["carol"])["name"] == "carol"
+        carol = mock.Mock()
+        carol.name = "carol"
+        assert asyncio.run(instance.refresh_user(carol)) is True
+        write_logins(directory, {"alice": LOGINS["alice"]})
+        assert login(instance, "carol", LOGINS["carol"]) is None
+        assert asyncio.run(instance.refresh_user(carol)) is False, "the session must end"
+        (directory / "logins.json").unlink()
+        with pytest.raises(web.HTTPError, match="no hub logins yet"):
+            login(instance, "alice", LOGINS["alice"])
+    finally:
+        instance.__class__.logins_dir = hub.JupyterHub.authenticator_class.logins_dir
 
 
-def test_admins_need_the_admin_password(hub):
+def test_nobody_is_allowed_by_being_in_the_hub_database(hub):
     instance = authenticator(hub)
-    admin = ADMINS[0]
-    assert login(instance, admin, CREDENTIALS["hub_shared_password"]) is None
-    assert login(instance, admin, CREDENTIALS["hub_admin_password"])["admin"] is True
+    assert instance.allow_all is False and instance.allow_existing_users is False
+    assert instance.admin_users == set()
+
+
+def test_lab_authenticators_use_the_logins_file_as_allow_list(tmp_path, logins_dir):
+    """With OIDC/LDAP the identity provider checks the password and the logins file says who may enter.
+
+    oauthenticator and ldapauthenticator are not installed here: JupyterHub's
+    DummyAuthenticator (accepts any password, as if an identity provider had
+    checked it) stands in for them, wrapped by the same configure() code.
+    """
+    from jupyterhub.auth import DummyAuthenticator
+    values = template_values({"jupyterhub_authenticator": "ldap", "jupyterhub_ldap": {"server_address": "ldap.lab"},
+                              "jupyterhub_authenticator_classes": {"ldap": "jupyterhub.auth.DummyAuthenticator"}})
+    config = hub_config(helm_template(values, tmp_path), tmp_path, logins_dir=logins_dir)[0]
+    cls = config.JupyterHub.authenticator_class
+    assert issubclass(cls, DummyAuthenticator) and cls.__name__ == "WorkbenchDummyAuthenticator"
+    instance = cls(config=config)
+    assert login(instance, "Alice", "checked by the identity provider")["name"] == "alice"
+    assert login(instance, "mallory", "checked by the identity provider") is None
+    with pytest.raises(web.HTTPError):
+        login(instance, "pg_monitor", "checked by the identity provider")
+
+
+def test_admins_get_a_role_that_cannot_open_servers(hub):
+    from jupyterhub.scopes import expand_scopes
+    roles = {role["name"]: role for role in hub.JupyterHub.load_roles}
+    assert roles["admin"]["users"] == [], "nobody holds JupyterHub's admin role (it includes access:servers)"
+    admin = roles["workbench-admin"]
+    assert admin["users"] == ADMINS
+    scopes = expand_scopes(admin["scopes"])
+    assert {"admin-ui", "list:users", "servers", "delete:servers"} <= scopes
+    assert not scopes & {"access:servers", "tokens", "shares", "admin:users", "admin:auth_state",
+                         "admin:server_state", "admin:services"}
+    offboarding = roles["workbench-offboarding"]
+    assert offboarding["services"] == ["workbench-offboarding"]
+    assert expand_scopes(offboarding["scopes"]) == {"list:users", "read:users:name", "read:servers", "delete:servers"}
+    service = [s for s in hub.JupyterHub.services if s["name"] == "workbench-offboarding"]
+    assert len(service) == 1 and service[0]["command"][1].endswith("/workbench_hub.py")
 
 
 # --- spawning ----------------------------------------------------------------
@@ -174,6 +245,8 @@ def test_alice_pod_gets_alice_secret_and_nothing_else(hub):
     assert not set(env) & set(tenant.SECRET_KEYS)
     assert not [name for name in env if "PASSWORD" in name or "SECRET" in name]
     assert not [var for var in env.values() if "valueFrom" in var]
+    # MLflow records getpass.getuser() (LOGNAME first) as a run's creator: alice, not jovyan.
+    assert env["LOGNAME"]["value"] == "alice"
 
 
 def test_alice_pod_has_the_workbench_image_resources_and_home(hub):
