@@ -85,12 +85,13 @@ def test_secret_manifests_are_valid_and_carry_the_kept_values(playbook, tmp_path
     result = playbook(RENDER, extra_vars=variables(tmp_path, rendered=str(rendered), repo_root=root))
     assert result.rc == 0, result
     docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
+    # no workbench-hub Secret: nothing mounts it, the hub gets its credentials through its values
     assert [d["metadata"]["name"] for d in docs] == [
-        "workbench-postgres-admin", "workbench-object-store-root", "workbench-pgadmin", "workbench-hub"]
+        "workbench-postgres-admin", "workbench-object-store-root", "workbench-pgadmin"]
     assert k8s_validate(docs) == []
     _, creds = read(tmp_path)
     import base64
-    hub = docs[3]["data"]
-    assert base64.b64decode(hub["shared-password"]).decode() == creds["hub_shared_password"]
+    pgadmin = docs[2]["data"]
+    assert base64.b64decode(pgadmin["password"]).decode() == creds["pgadmin_password"]
     broken = dict(docs[0], data={"password": 42})
     assert k8s_validate([broken]), "a non-string data value must fail validation"

@@ -20,13 +20,11 @@ import sys
 import yaml
 from traitlets.config import Config
 
-from _render import ROOT, render_template
+from _render import ROOT, SHARED, render_template
 from fixtures.playbook import run_playbook
 
 ROLE = ROOT / "roles" / "jupyterhub"
-# ../shared beside the checkout (/work/main), or beside the worktrees' folder (/work/wt/<room>).
-CHART = next((base / "shared" / "charts" / "jupyterhub" for base in (ROOT.parent, ROOT.parent.parent)
-              if (base / "shared" / "charts" / "jupyterhub").is_dir()), ROOT.parent / "shared" / "charts" / "jupyterhub")
+CHART = SHARED / "charts" / "jupyterhub"
 HELM = pathlib.Path(sys.executable).parent / "helm"
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"
 NAMESPACE = "workbench"

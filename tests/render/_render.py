@@ -9,7 +9,10 @@ validate the same Jinja, filters and lookups that run against a cluster.
     from _render import render_role, render_template, role_defaults
     docs = render_role("postgres", {"postgres_service_type": "ClusterIP"})
 """
+import json
 import pathlib
+import subprocess
+import sys
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
@@ -17,6 +20,8 @@ from ansible.plugins.loader import init_plugin_loader
 from ansible.template import Templar, trust_as_template
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# ../shared beside the checkout (/work/main), or beside the worktrees' directory (/work/wt/<room>).
+SHARED = next((p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()), ROOT.parent / "shared")
 ROLES = ROOT / "roles"
 _COLLECTIONS = [str(ROOT / ".collections")]
 _loader = None
@@ -80,6 +85,23 @@ def render_role(role, overrides=None):
     """{template name: [documents]} for every manifest template of ``role``."""
     return {name: load_documents(render_template(role, name, overrides))
             for name in role_templates(role)}
+
+
+def render_role_isolated(role, overrides=None):
+    """``all_documents(render_role(role, overrides))`` in a fresh interpreter.
+
+    For roles whose templates use the collection's own filters: Ansible's collection loader
+    finds them only when it imports ``ansible_collections`` itself, which a test session that
+    imported tenant.py the plain way (tests/fixtures) has already done.
+    """
+    code = ("import json, sys; sys.path[:0] = [%r, %r]; import _render; "
+            "print(json.dumps(_render.all_documents(_render.render_role(sys.argv[1], json.loads(sys.argv[2])))))"
+            % (str(ROOT / "tests" / "render"), str(ROOT / ".collections")))
+    out = subprocess.run([sys.executable, "-c", code, role, json.dumps(overrides or {})], capture_output=True,
+                         text=True, timeout=120)
+    if out.returncode != 0:
+        raise AssertionError("rendering %s failed: %s" % (role, out.stderr[-3000:]))
+    return json.loads(out.stdout)
 
 
 def all_documents(rendered):

@@ -299,3 +299,29 @@ def test_other_api_errors_are_not_hidden(hub):
     with pytest.raises(ApiException) as failed:
         spawn(hub, "alice", Forbidden())
     assert failed.value.status == 403
+
+
+def test_user_pods_meet_pod_security_restricted(hub):
+    from _pod_security import restricted_problems
+
+    pod = spawn(hub, "alice", {"workbench-user-alice": user_secret("alice")})[1]
+    assert restricted_problems(pod["spec"]) == []
+    assert pod["spec"]["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_user_pod_without_the_role_security_contexts_is_refused(tmp_path):
+    """The checker's control: the chart's own user pod (no seccomp, capabilities kept) is not restricted."""
+    from _pod_security import restricted_problems
+
+    values = template_values({"jupyterhub_singleuser_pod_security_context": {},
+                              "jupyterhub_singleuser_container_security_context": {}})
+    config = hub_config(helm_template(values, tmp_path), tmp_path)[0]
+    problems = restricted_problems(spawn(config, "alice", {"workbench-user-alice": user_secret("alice")})[1]["spec"])
+    assert any("seccompProfile" in p for p in problems) and any("drop ALL" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("public_url", ["https://workbench.lab.example", "http://localhost:8080"])
+def test_hub_public_url_is_the_lab_url_so_cookies_are_secure_behind_tls(public_url, tmp_path):
+    config = hub_config(helm_template(template_values({"jupyterhub_public_url": public_url}), tmp_path), tmp_path)[0]
+    assert config.JupyterHub.public_url == public_url

@@ -5,13 +5,11 @@ collection's naming function) and the model selection, the page gets no
 credentials and points at the API's Service, images are the pinned ones, and
 the role refuses bad settings (with ansible-playbook, before reaching a cluster).
 """
-import json
 import pathlib
-import subprocess
-import sys
 
 import pytest
 
+from _render import render_role_isolated
 from ansible_collections.enertef.workbench.plugins.module_utils.tenant import tenant_for
 
 pytestmark = pytest.mark.render
@@ -19,19 +17,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def render_model_serving(overrides):
-    """render_role('model_serving', ...) in a fresh interpreter, as a flat list of documents.
+    return render_role_isolated("model_serving", overrides)
 
-    The templates use the collection's tenant_identifiers filter; Ansible's collection loader
-    can only find it when it imports ``ansible_collections`` itself, which the test session
-    (tests/fixtures import tenant.py) has already done the plain way.
-    """
-    code = ("import json, sys; sys.path[:0] = [%r, %r]; import _render; "
-            "print(json.dumps(_render.all_documents(_render.render_role('model_serving', json.loads(sys.argv[1])))))"
-            % (str(ROOT / "tests" / "render"), str(ROOT / ".collections")))
-    out = subprocess.run([sys.executable, "-c", code, json.dumps(overrides)], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)
 
 SETTINGS = {"model_serving_tenant": "alice", "model_serving_model_name": "Iris Classifier"}
 
