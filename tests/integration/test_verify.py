@@ -35,7 +35,7 @@ def test_healthy_endpoints_pass_with_a_summary(playbook, http_server, tmp_path):
     result = playbook(PLAY, extra_vars={
         "workbench_state_dir": str(tmp_path),
         "verify_urls": [{"name": "Hub", "url": "http://127.0.0.1:%d" % http_server, "health": "/health"}],
-        "verify_tcp_ports": [{"name": "HTTP", "port": http_server}],
+        "verify_tcp_services": [{"name": "HTTP", "host": "127.0.0.1", "port": http_server}],
         "verify_retries": 1, "verify_delay": 1,
     })
     assert result.rc == 0, result
@@ -52,7 +52,7 @@ def test_a_dead_endpoint_fails_naming_it(playbook, http_server, tmp_path):
     result = playbook(PLAY, extra_vars={
         "workbench_state_dir": str(tmp_path),
         "verify_urls": [{"name": "pgAdmin", "url": "http://127.0.0.1:%d" % http_server, "health": "/nope"}],
-        "verify_tcp_ports": [{"name": "PostgreSQL", "port": dead}],
+        "verify_tcp_services": [{"name": "PostgreSQL", "host": "127.0.0.1", "port": dead}],
         "verify_retries": 1, "verify_delay": 1,
     })
     assert result.rc != 0
