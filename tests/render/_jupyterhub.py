@@ -135,11 +135,10 @@ HUB_MODULES = ("z2jh", "workbench_hub", "workbench_tenant", "workbench_login")
 LOGINS_MOUNT = "/etc/workbench/logins"
 
 
-def hub_config(docs, tmp_path, logins_dir=None):
-    """The traitlets Config the hub pod would load from the rendered chart.
+def prepare_hub_directory(docs, tmp_path, logins_dir=None):
+    """The hub pod's /usr/local/etc/jupyterhub, laid out under ``tmp_path``/hub from the rendered chart.
 
-    Runs the chart's jupyterhub_config.py (which runs our hub.extraConfig). The
-    only changes: z2jh.py reads its mounts from the test's directory instead of
+    The only changes: z2jh.py reads its mounts from this directory instead of
     /usr/local/etc/jupyterhub (that path is where the hub pod mounts them), and
     the logins Secret's mount path is ``logins_dir`` when given.
     """
@@ -149,6 +148,16 @@ def hub_config(docs, tmp_path, logins_dir=None):
     if logins_dir:
         values = directory / "secret" / "values.yaml"  # hub.config lives in the hub Secret
         values.write_text(values.read_text().replace(LOGINS_MOUNT, str(logins_dir)))
+    return directory
+
+
+def hub_config(docs, tmp_path, logins_dir=None):
+    """The traitlets Config the hub pod would load from the rendered chart.
+
+    Runs the chart's jupyterhub_config.py (which runs our hub.extraConfig) in
+    the directory prepare_hub_directory() lays out.
+    """
+    directory = prepare_hub_directory(docs, tmp_path, logins_dir)
     for name in HUB_MODULES:
         sys.modules.pop(name, None)
     config = Config()

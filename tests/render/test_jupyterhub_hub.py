@@ -22,22 +22,14 @@ from kubernetes_asyncio.client import ApiClient, V1ObjectMeta, V1Secret
 from kubernetes_asyncio.client.rest import ApiException
 from tornado import web
 
+from fixtures.hub import write_logins
 from _jupyterhub import ADMINS, NAMESPACE, helm_template, hub_config, template_values
-from ansible_collections.enertef.workbench.plugins.module_utils import login as login_module
 from ansible_collections.enertef.workbench.plugins.module_utils import tenant
 
 pytestmark = pytest.mark.render
 
 
 LOGINS = {name: secrets.token_urlsafe(24) for name in ["alice", "carol", "dora", "a", "bob_2", "x" * 32]}
-
-
-def write_logins(directory, passwords, admins=()):
-    """The logins file the users role writes (the same login.py), for ``{name: password}``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / login_module.LOGINS_KEY).write_text(login_module.logins_document({
-        name: {"password_hash": login_module.hash_password(password), "admin": name in admins}
-        for name, password in passwords.items()}))
 
 
 @pytest.fixture(scope="module")

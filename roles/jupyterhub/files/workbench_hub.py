@@ -70,6 +70,11 @@ OFFBOARDING_SCOPES = ["list:users", "read:users:name", "read:servers", "delete:s
 class MissingWorkbenchCredentials(RuntimeError):
     """The user has no usable per-user Secret; the spawn must not go on."""
 
+    @property
+    def jupyterhub_message(self):
+        # JupyterHub shows this on the failed-spawn page (other errors stay generic).
+        return str(self)
+
 
 def current_logins(logins_dir):
     """``{name: entry}`` of who may log in now; a missing or broken file lets nobody in."""
