@@ -28,7 +28,7 @@ RENDER = """
       vars:
         role_path_secrets: "{{ repo_root }}/roles/secrets"
 """
-KEYS = {"postgres_admin_password", "object_store_root_password", "pgadmin_password",
+KEYS = {"postgres_admin_password", "object_store_root_password", "object_store_console_password", "pgadmin_password",
         "hub_shared_password", "hub_admin_password", "hub_cookie_secret", "hub_proxy_token"}
 
 
@@ -51,7 +51,8 @@ def test_generated_once_kept_0600_and_reused(playbook, tmp_path):
     assert KEYS <= set(creds)
     values = [creds[k] for k in KEYS]
     assert len(set(values)) == len(values), "every credential is its own"
-    for key in ("postgres_admin_password", "object_store_root_password", "pgadmin_password"):
+    for key in ("postgres_admin_password", "object_store_root_password", "object_store_console_password",
+                "pgadmin_password"):
         assert len(creds[key]) == 32 and set(creds[key]) <= set(string.ascii_letters + string.digits)
     assert len(creds["hub_admin_password"]) >= 32
     for key in ("hub_cookie_secret", "hub_proxy_token"):
@@ -87,11 +88,17 @@ def test_secret_manifests_are_valid_and_carry_the_kept_values(playbook, tmp_path
     docs = [d for d in yaml.safe_load_all(rendered.read_text()) if d]
     # no workbench-hub Secret: nothing mounts it, the hub gets its credentials through its values
     assert [d["metadata"]["name"] for d in docs] == [
-        "workbench-postgres-admin", "workbench-object-store-root", "workbench-pgadmin"]
+        "workbench-postgres-admin", "workbench-object-store-root", "workbench-object-store-console",
+        "workbench-pgadmin"]
     assert k8s_validate(docs) == []
     _, creds = read(tmp_path)
     import base64
-    pgadmin = docs[2]["data"]
+    # the SeaweedFS console reads its login as weed admin flags from this key
+    console = {k: base64.b64decode(v).decode() for k, v in docs[2]["data"].items()}
+    assert console["admin.options"].splitlines() == [
+        "adminUser=%s" % creds["object_store_console_user"], "adminPassword=%s" % creds["object_store_console_password"]]
+    assert console["password"] == creds["object_store_console_password"]
+    pgadmin = docs[3]["data"]
     assert base64.b64decode(pgadmin["password"]).decode() == creds["pgadmin_password"]
     broken = dict(docs[0], data={"password": 42})
     assert k8s_validate([broken]), "a non-string data value must fail validation"

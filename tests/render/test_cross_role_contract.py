@@ -20,10 +20,11 @@ def test_user_secret_addresses_match_the_services():
     # what each inventory resolves is tests/render/test_inventory_addresses.py; here the fallbacks
     users = role_defaults("users")
     assert "'postgres.' ~ users_namespace" in str(users["users_pod_postgres_host"])
-    # contract 2: the object store's Service is object-store whatever the backend (store room renames it)
+    # contract 2: the object store's Service is object-store whatever the backend
     assert "'http://object-store.' ~ users_namespace" in str(users["users_pod_object_store_endpoint"])
-    services = {d["metadata"]["name"] for d in all_documents(render_role("postgres")) if d["kind"] == "Service"}
-    assert "postgres" in services
+    services = {d["metadata"]["name"] for d in all_documents(render_role("postgres")) + all_documents(render_role("object_store"))
+                if d["kind"] == "Service"}
+    assert {"postgres", "object-store"} <= services
 
 
 def test_gpu_profile_selects_the_label_the_k3s_roles_put_on_gpu_hosts():

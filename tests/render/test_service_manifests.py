@@ -11,6 +11,7 @@ cannot tell (a size, a port range, a Service type), in the role itself, which
 is run for real with ansible-playbook before it would reach any cluster.
 """
 import json
+import re
 
 import pytest
 import yaml
@@ -25,16 +26,18 @@ ROLES = ["postgres", "object_store", "pgadmin"]
 # The contract's table: role -> (Service name, {port name: (port, nodePort)}).
 CONTRACT_SERVICES = {
     "postgres": ("postgres", {"postgres": (5432, 30432)}),
-    "object_store": ("minio", {"api": (9000, 30900), "console": (9001, 30901)}),
+    "object_store": ("object-store", {"api": (9000, 30900), "console": (9001, 30901)}),
     "pgadmin": ("pgadmin", {"http": (80, 30050)}),
 }
 
-# Env vars that carry credentials -> (Secret, key) of the contract; nothing else may set them.
+# Container -> env vars that carry credentials -> (Secret, key) of the contract; nothing else may
+# set them (the SeaweedFS console reads its login from a mounted Secret file instead).
 CONTRACT_SECRET_ENV = {
     "postgres": {"POSTGRES_USER": ("workbench-postgres-admin", "username"),
                  "POSTGRES_PASSWORD": ("workbench-postgres-admin", "password")},
-    "object_store": {"MINIO_ROOT_USER": ("workbench-object-store-root", "root-user"),
-                     "MINIO_ROOT_PASSWORD": ("workbench-object-store-root", "root-password")},
+    "seaweedfs": {"AWS_ACCESS_KEY_ID": ("workbench-object-store-root", "root-user"),
+                  "AWS_SECRET_ACCESS_KEY": ("workbench-object-store-root", "root-password")},
+    "console": {},
     "pgadmin": {"PGADMIN_DEFAULT_EMAIL": ("workbench-pgadmin", "email"),
                 "PGADMIN_DEFAULT_PASSWORD": ("workbench-pgadmin", "password")},
 }
@@ -102,11 +105,13 @@ def test_namespace_follows_the_setting(rendered):
     assert {d["metadata"]["namespace"] for d in docs} == {settings.get("workbench_namespace", "workbench")}
 
 
-@pytest.mark.parametrize("role, major", [("postgres", "17."), ("object_store", "RELEASE."), ("pgadmin", "9.")])
+@pytest.mark.parametrize("role, major", [("postgres", "17."), ("object_store", "4.48"), ("pgadmin", "9.")])
 def test_images_are_pinned(role, major):
     docs = all_documents(render_role(role))
     for container in containers(docs):
-        repository, _, tag = container["image"].rpartition(":")
+        reference, _, digest = container["image"].partition("@")
+        assert not digest or re.fullmatch(r"sha256:[0-9a-f]{64}", digest), container["image"]
+        repository, _, tag = reference.rpartition(":")
         assert repository and "/" not in tag, "%s has no tag" % container["image"]
         assert tag != "latest" and tag.startswith(major), container["image"]
 
@@ -116,7 +121,7 @@ def test_credentials_only_from_the_contract_secrets(rendered):
     assert not [d for d in docs if d["kind"] == "Secret"], "roles must not write Secrets"
     for container in containers(docs):
         env = env_of(container)
-        for name, (secret, key) in CONTRACT_SECRET_ENV[role].items():
+        for name, (secret, key) in CONTRACT_SECRET_ENV[container["name"]].items():
             assert env[name] == {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
         literal = [n for n, e in env.items() if "value" in e and any(
             word in n for word in ("PASSWORD", "SECRET", "TOKEN", "KEY"))]
@@ -176,13 +181,10 @@ def test_postgres_creates_the_mlflow_database_and_probes_with_pg_isready():
 
 
 def test_object_store_serves_api_and_console_and_makes_the_tenants_bucket():
+    """The SeaweedFS specifics are in test_object_store_manifests.py."""
     assert role_defaults("object_store")["object_store_bucket"] == tenant.BUCKET
-    (container,) = containers(all_documents(render_role("object_store")))
-    args = container["args"]
-    assert args[:2] == ["server", "/data"]
-    assert args[args.index("--address") + 1] == ":9000"
-    assert args[args.index("--console-address") + 1] == ":9001"
-    assert container["readinessProbe"]["httpGet"] == {"path": "/minio/health/ready", "port": "api"}
+    server, console = containers(all_documents(render_role("object_store")))
+    assert "-s3.port=9000" in server["args"] and "-port=9001" in console["args"]
 
 
 def pgadmin_server_list(docs):
@@ -289,6 +291,8 @@ def test_roles_refuse_bad_settings_before_touching_a_cluster(playbook):
         "postgres_port": ("postgres", {"postgres_port": "fast"}, "postgres_port"),
         "object_store_type": ("object_store", {"object_store_service_type": "Nodeport"}, "object_store_service_type"),
         "object_store_bucket": ("object_store", {"object_store_bucket": "MLflow_Artifacts"}, "object_store_bucket"),
+        "object_store_backend": ("object_store", {"object_store_backend": "ceph"}, "object_store_backend"),
+        "object_store_minio": ("object_store", {"object_store_backend": "minio"}, "object_store_minio_image"),
         "pgadmin_password": ("pgadmin", {"pgadmin_servers": [
             {"name": "x", "host": "postgres", "username": "u", "password": "{{ lookup('env', 'X') }}"}]},
             "must not carry a password"),

@@ -28,7 +28,7 @@ def test_checksums_are_pinned_sha256_for_both_architectures():
 
 def test_the_bundle_requires_the_images_the_service_roles_run():
     images = defaults("airgap")["airgap_images"]
-    for role, key in (("postgres", "postgres_image"), ("object_store", "object_store_image"), ("pgadmin", "pgadmin_image")):
+    for role, key in (("postgres", "postgres_image"), ("object_store", "object_store_seaweedfs_image"), ("pgadmin", "pgadmin_image")):
         assert any("%s | default('%s')" % (key, defaults(role)[key]) in image for image in images), role
     notebook = defaults("notebook_image")
     assert any("notebook_image_name | default('%s')" % notebook["notebook_image_name"].replace(
