@@ -3,8 +3,10 @@
 The test builds a fake k3s release (small random "binaries", a system-image
 archive and the release's sha256sum file, served over file://), small image
 archives standing in for ``docker save`` output and a chart archive. Pulling and
-exporting real images needs Docker and the internet, which this machine lacks:
-those two tasks are the only part of playbooks/bundle.yml not run here.
+exporting real images, and building the notebook image, need Docker and the
+internet, which this machine lacks: those tasks are the only part of
+playbooks/bundle.yml not run here (the build is attempted and fails on the
+missing Docker daemon in one test, which proves bundle.yml builds it).
 Everything else runs as in a lab: the playbook writes the archive and its
 manifest, and the role verifies it (checksums, unlisted files, missing images).
 """
@@ -81,6 +83,8 @@ def bundle_vars(sources, state):
         "airgap_image_archives": sources["archives"],
         "airgap_charts": [{"name": "jupyterhub", "version": "4.4.0", "repo_url": "", "path": str(sources["chart"])}],
         "airgap_bundle_output": str(state / "bundle.tar"),
+        # no Docker daemon here to build the notebook image with
+        "notebook_image_build": False,
     }
 
 
@@ -182,3 +186,42 @@ def test_a_release_file_that_does_not_match_its_sha256sum_stops_the_bundle(sourc
     # the failure is per loop item; get_url's own message names the checksum mismatch
     assert "did not match" in result.stdout and "k3s-amd64" in result.stdout, result
     assert not (tmp_path / "state" / "bundle.tar").exists()
+
+
+def run_bundle(tmp_path, variables, env=None):
+    return run_playbook("- name: Make the bundle\n  ansible.builtin.import_playbook: %s\n" % (ROOT / "playbooks" / "bundle.yml"),
+                        tmp_path, extra_vars=variables, inventory=str(tmp_path / "inventory.yml"), env=env)
+
+
+def test_the_bundle_builds_the_notebook_image_instead_of_pulling_it(sources, tmp_path):
+    (tmp_path / "inventory.yml").write_text(INVENTORY)
+    variables = bundle_vars(sources, tmp_path / "state")
+    del variables["notebook_image_build"]
+    # no Docker daemon here: the run stops at the build, before any pull of the notebook image
+    result = run_bundle(tmp_path, dict(variables, airgap_images=IMAGES + ["{{ notebook_image_reference.image }}"]),
+                        env={"DOCKER_HOST": "unix://%s/no-docker.sock" % tmp_path})
+    assert result.rc != 0
+    failed = [name for name, _, r in result.task_results() if r.get("failed")]
+    assert failed == ["Build the JupyterLab image"], failed
+    assert not [name for name, _, _ in result.task_results() if name == "Pull the other images"]
+
+
+def test_the_bundle_finds_helm_in_the_state_dir(sources, tmp_path):
+    """bundle.yml pulls charts with the helm the tools role put in <state dir>/bin, not one from PATH."""
+    (tmp_path / "inventory.yml").write_text(INVENTORY)
+    state = tmp_path / "state"
+    (state / "bin").mkdir(parents=True)
+    helm = state / "bin" / "helm"
+    chart = sources["chart"]
+    helm.write_text(
+        "#!/bin/sh\n"
+        "if [ \"$1\" = version ]; then echo 'version.BuildInfo{Version:\"v3.18.3\", GitCommit:\"\"}'; exit 0; fi\n"
+        "while [ $# -gt 0 ]; do [ \"$1\" = --destination ] && cp %s \"$2\"/; shift; done\n" % chart)
+    helm.chmod(0o755)
+    variables = bundle_vars(sources, state)
+    variables["airgap_charts"] = [{"name": "jupyterhub", "version": "4.4.0", "repo_url": "https://hub.jupyter.org/helm-chart/",
+                                   "path": ""}]
+    # no helm anywhere on PATH but in the state dir
+    result = run_bundle(tmp_path, variables, env={"PATH": "/usr/bin:/bin"})
+    assert result.rc == 0, result
+    assert "charts/jupyterhub-4.4.0.tgz" in members(state / "bundle.tar")

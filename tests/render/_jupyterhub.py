@@ -42,6 +42,9 @@ BASE_VARS = {
     "workbench_users": USERS,
     "workbench_admins": ADMINS,
     "workbench_namespace": NAMESPACE,
+    # set by the notebook_image role (its content tag) before the hub role runs
+    "notebook_image_reference": {"name": "k3d-workbench-registry.localhost:5001/workbench-notebook",
+                                 "tag": "mlflow3.17.2-0123456789ab"},
 }
 
 

@@ -244,7 +244,7 @@ def test_alice_pod_gets_alice_secret_and_nothing_else(hub):
 def test_alice_pod_has_the_workbench_image_resources_and_home(hub):
     pod = spawn(hub, "alice", {"workbench-user-alice": user_secret("alice")})[1]
     container = pod["spec"]["containers"][0]
-    assert container["image"] == "k3d-workbench-registry.localhost:5001/workbench-notebook:latest"
+    assert container["image"] == "k3d-workbench-registry.localhost:5001/workbench-notebook:mlflow3.17.2-0123456789ab"
     gigabyte = 1024 ** 3  # KubeSpawner reads "1G" as 1 GiB
     assert container["resources"] == {"requests": {"cpu": 0.5, "memory": gigabyte},
                                       "limits": {"cpu": 2.0, "memory": 4 * gigabyte}}

@@ -189,7 +189,10 @@ def test_single_server_config(tmp_path):
     assert agent["default-runtime"] == "nvidia"
     assert "workbench.enertef.io/gpu=true" in agent["node-label"]
     assert "default-runtime" not in server and "node-label" not in server
-    assert registries == {}  # no mirror configured in the example
+    # no mirror in the example, but the lab registry the workbench's images are pushed to
+    assert sorted(registries) == ["lab-gpu-1", "lab-server-1"]
+    for node in registries.values():
+        assert node["mirrors"] == {"registry.lab.example:5000": {"endpoint": ["https://registry.lab.example:5000"]}}
 
 
 def test_ha_config(tmp_path, ha_inventory):
@@ -213,3 +216,13 @@ def test_ha_config(tmp_path, ha_inventory):
     for node in registries.values():
         assert node["mirrors"]["docker.io"]["endpoint"] == ["https://registry.lab.example:5000"]
         assert node["mirrors"]["registry.k8s.io"]["endpoint"] == ["https://registry.lab.example:5000"]
+        assert node["mirrors"]["registry.lab.example:5000"]["endpoint"] == ["https://registry.lab.example:5000"]
+
+
+def test_a_plain_http_lab_registry_gets_an_http_endpoint_and_no_tls_config(tmp_path):
+    directory = inventory(tmp_path, HA_HOSTS, workbench_registry="10.0.0.50:5000", workbench_registry_insecure=True,
+                          workbench_registry_mirror="https://mirror.lab.example", workbench_registry_ca_file="/etc/lab-ca.pem")
+    registries = render(tmp_path, directory)[3]
+    for node in registries.values():
+        assert node["mirrors"]["10.0.0.50:5000"] == {"endpoint": ["http://10.0.0.50:5000"]}
+        assert node["configs"] == {"mirror.lab.example": {"tls": {"ca_file": "/etc/lab-ca.pem"}}}

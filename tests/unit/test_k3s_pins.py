@@ -30,9 +30,8 @@ def test_the_bundle_requires_the_images_the_service_roles_run():
     images = defaults("airgap")["airgap_images"]
     for role, key in (("postgres", "postgres_image"), ("object_store", "object_store_seaweedfs_image"), ("pgadmin", "pgadmin_image")):
         assert any("%s | default('%s')" % (key, defaults(role)[key]) in image for image in images), role
-    notebook = defaults("notebook_image")
-    assert any("notebook_image_name | default('%s')" % notebook["notebook_image_name"].replace(
-        "{{ notebook_image_registry_port }}", str(notebook["notebook_image_registry_port"])) in image for image in images)
+    # the notebook image by its content tag, named by the notebook_image role (no stale default)
+    assert "{{ notebook_image_reference.image }}" in images
     assert defaults("k3s_server")["k3s_server_device_plugin_image"] in images
 
 
