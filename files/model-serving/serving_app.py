@@ -15,18 +15,24 @@ Endpoints:
 * ``POST /predict``: ``{"inputs": {"column": value, ...}}`` -> one prediction;
 * ``POST /predict_batch``: ``{"inputs": [{...}, ...]}`` -> a list of predictions.
 
+The predictions need ``Authorization: Bearer <token>`` with the token of
+``WORKBENCH_SERVING_TOKEN`` (in the cluster: the generated Secret the role
+writes); without it, or with another, 401. When no token is configured the API
+refuses every prediction (503): a model is never served to anyone unasked.
+
 Inputs are checked against the model's signature: a missing, unknown or
 mistyped column gets a 422 that names it, before the model is called.
 
 Run: ``uvicorn serving_app:app --host 0.0.0.0 --port 8000``.
 """
 
+import hmac
 import logging
 import os
 from contextlib import asynccontextmanager
 from typing import Dict, List, Optional, Union
 
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -169,11 +175,30 @@ def to_json_list(predictions):
     return list(predictions)
 
 
-def create_app(selection=None, tracking_uri=None, max_batch=None):
+def token_problem(authorization, expected):
+    """(status, reason) when the Authorization header does not carry ``expected``, else None."""
+    if not expected:
+        return 503, "no API token is configured (WORKBENCH_SERVING_TOKEN): predictions are refused"
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return 401, "send the API token as 'Authorization: Bearer <token>'"
+    if not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        return 401, "the API token is not valid"
+    return None
+
+
+def create_app(selection=None, tracking_uri=None, max_batch=None, token=None):
     """The FastAPI app; the model is loaded at start-up (a failure is reported by /health)."""
     state = {"model": None, "error": None}
     if max_batch is None:
         max_batch = int(os.environ.get("WORKBENCH_MAX_BATCH", DEFAULT_MAX_BATCH))
+    if token is None:
+        token = os.environ.get("WORKBENCH_SERVING_TOKEN", "").strip()
+
+    def authorized(request: Request):
+        problem = token_problem(request.headers.get("authorization"), token)
+        if problem:
+            raise HTTPException(status_code=problem[0], detail=problem[1], headers={"WWW-Authenticate": "Bearer"})
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -219,11 +244,11 @@ def create_app(selection=None, tracking_uri=None, max_batch=None):
             return JSONResponse(status_code=503, content={"status": "unavailable", "error": state["error"]})
         return {"status": "ok", "model": state["model"].describe()}
 
-    @app.post("/predict")
+    @app.post("/predict", dependencies=[Depends(authorized)])
     def predict(request: PredictRequest):
         return {"prediction": predict_records([request.inputs])[0], "version": loaded().version}
 
-    @app.post("/predict_batch")
+    @app.post("/predict_batch", dependencies=[Depends(authorized)])
     def predict_batch(request: BatchRequest):
         if len(request.inputs) > max_batch:
             raise HTTPException(status_code=422, detail=["inputs: %d records, at most %d per request"

@@ -3,7 +3,7 @@
 """A small page in front of the model-serving API: one input per model column, Predict.
 
 The API's address is ``WORKBENCH_SERVING_URL`` (in the cluster: the API's
-Service). The columns come from the API's ``/health`` (the model's signature),
+Service), its token ``WORKBENCH_SERVING_TOKEN``. The columns come from the API's ``/health`` (the model's signature),
 so the page fits whichever model is served.
 
 Run: ``streamlit run streamlit_app.py --server.port 8501``.
@@ -17,14 +17,18 @@ import urllib.request
 import streamlit as st
 
 SERVING_URL = os.environ.get("WORKBENCH_SERVING_URL", "http://127.0.0.1:8000").rstrip("/")
+# The API's token (the same Secret the API reads); sent with every call, never shown on the page.
+SERVING_TOKEN = os.environ.get("WORKBENCH_SERVING_TOKEN", "").strip()
 TIMEOUT = float(os.environ.get("WORKBENCH_SERVING_TIMEOUT", "30"))
 
 
 def call(path, payload=None):
     """(status, decoded JSON body) of the API; POST when there is a payload."""
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(SERVING_URL + path, data=data,
-                                     headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"}
+    if SERVING_TOKEN:
+        headers["Authorization"] = "Bearer " + SERVING_TOKEN
+    request = urllib.request.Request(SERVING_URL + path, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, json.loads(response.read())

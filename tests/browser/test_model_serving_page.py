@@ -7,12 +7,15 @@ show the model's version and one input per column; after filling in a flower
 and pressing Predict it must show the model's own prediction for it.
 The screenshot is kept in test-artifacts/model-serving-page.png.
 """
+import json
 import os
 import pathlib
+import secrets
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -53,8 +56,9 @@ def start(command, env, log_name, ready_url):
 def serving_stack(mlflow_registry):
     ARTIFACTS.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "WORKBENCH_"))}
+    # The API and the page share the generated token, as both pods read it from the role's Secret.
     env.update({"MLFLOW_TRACKING_URI": mlflow_registry.uri, "WORKBENCH_MODEL_NAME": mlflow_registry.model_name,
-                "WORKBENCH_MODEL_ALIAS": mlflow_registry.alias})
+                "WORKBENCH_MODEL_ALIAS": mlflow_registry.alias, "WORKBENCH_SERVING_TOKEN": secrets.token_urlsafe(32)})
     api_port, page_port = free_port(), free_port()
     api = start([sys.executable, "-m", "uvicorn", "serving_app:app", "--host", "127.0.0.1",
                  "--port", str(api_port)], env, "model-serving-api.log",
@@ -66,7 +70,7 @@ def serving_stack(mlflow_registry):
                       "--browser.gatherUsageStats", "false"], page_env, "model-serving-page.log",
                      "http://127.0.0.1:%d/_stcore/health" % page_port)
         try:
-            yield "http://127.0.0.1:%d/" % page_port
+            yield "http://127.0.0.1:%d/" % page_port, "http://127.0.0.1:%d" % api_port
         finally:
             stop_process_group(page)
     finally:
@@ -78,13 +82,20 @@ def test_page_sends_inputs_and_shows_the_models_prediction(serving_stack, mlflow
         pytest.fail("chromium not installed: run tests/tools/apt-install.sh")
     from playwright.sync_api import sync_playwright
 
+    page_url, api_url = serving_stack
     flower = mlflow_registry.features.iloc[120]  # an iris virginica
+    # The page's prediction below can only come through the token: the API refuses a call without it.
+    anonymous = urllib.request.Request(api_url + "/predict", method="POST", headers={"Content-Type": "application/json"},
+                                       data=json.dumps({"inputs": {k: float(v) for k, v in flower.items()}}).encode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(anonymous, timeout=30)
+    assert refused.value.code == 401
     expected = mlflow_registry.model.predict(mlflow_registry.features.iloc[[120]])[0]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.goto(serving_stack)
+            page.goto(page_url)
             try:
                 page.get_by_text("version %s" % mlflow_registry.version).first.wait_for(timeout=60_000)
                 for column, value in flower.items():

@@ -4,10 +4,13 @@ The registry is a real ``mlflow server`` with a registered scikit-learn model
 (tests/fixtures/mlflow_registry.py); the app loads it by alias or by version
 through the registry, exactly as in the pod. Requests go through FastAPI's
 TestClient (the ASGI app itself, no network mock): predictions must equal the
-model's own ``predict``, bad payloads get a 422 naming the problem.
+model's own ``predict``, bad payloads get a 422 naming the problem. The
+predictions need the API token (``Authorization: Bearer``): without it, with
+another one, or with none configured, nothing is predicted.
 """
 import importlib.util
 import pathlib
+import secrets
 
 import pytest
 
@@ -34,9 +37,14 @@ def tracking_env(mlflow_registry):
         yield mlflow_registry
 
 
-def client_for(selection, max_batch=None):
+# Generated per run, as the role generates it per served model.
+TOKEN = secrets.token_urlsafe(32)
+AUTHORIZED = {"Authorization": "Bearer " + TOKEN}
+
+
+def client_for(selection, max_batch=None, token=TOKEN, headers=AUTHORIZED):
     from fastapi.testclient import TestClient
-    return TestClient(serving.create_app(selection=selection, max_batch=max_batch))
+    return TestClient(serving.create_app(selection=selection, max_batch=max_batch, token=token), headers=headers)
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +156,32 @@ def test_model_selection_from_environment_refuses_bad_settings(environ, message)
         serving.selection_from_env(environ)
     assert serving.selection_from_env({"WORKBENCH_MODEL_NAME": "m", "WORKBENCH_MODEL_ALIAS": "champion"}).uri \
         == "models:/m@champion"
+
+
+@pytest.mark.parametrize("headers, status, message", [
+    ({}, 401, "Authorization: Bearer"),
+    ({"Authorization": "Bearer " + TOKEN[:-1]}, 401, "not valid"),
+    ({"Authorization": "Bearer " + TOKEN + "x"}, 401, "not valid"),
+    ({"Authorization": "Basic " + TOKEN}, 401, "Authorization: Bearer"),
+    ({"Authorization": "Bearer "}, 401, "Authorization: Bearer"),
+])
+def test_predictions_refused_without_the_token(tracking_env, headers, status, message):
+    selection = serving.ModelSelection(name=tracking_env.model_name, alias=tracking_env.alias)
+    record = records(tracking_env.features, [3])[0]
+    with client_for(selection, headers=headers) as client:
+        for path, body in (("/predict", {"inputs": record}), ("/predict_batch", {"inputs": [record]})):
+            answer = client.post(path, json=body)
+            assert answer.status_code == status and message in answer.text, (path, answer.text)
+            assert answer.headers["www-authenticate"] == "Bearer"
+            assert "prediction" not in answer.text
+        # the same client with the token is served: the refusal is the token's, not the model's
+        assert client.post("/predict", json={"inputs": record}, headers=AUTHORIZED).status_code == 200
+
+
+def test_no_configured_token_refuses_every_prediction(tracking_env, monkeypatch):
+    monkeypatch.delenv("WORKBENCH_SERVING_TOKEN", raising=False)
+    selection = serving.ModelSelection(name=tracking_env.model_name, alias=tracking_env.alias)
+    with client_for(selection, token=None, headers={"Authorization": "Bearer "}) as client:
+        answer = client.post("/predict", json={"inputs": records(tracking_env.features, [3])[0]})
+        assert answer.status_code == 503 and "no API token is configured" in answer.text
+        assert client.get("/health").status_code == 200, "probes still see the model"

@@ -34,7 +34,7 @@ def test_service_pods_meet_restricted(role):
 
 def test_model_serving_pods_meet_restricted():
     docs = render_role_isolated("model_serving", {"model_serving_tenant": "alice", "model_serving_model_name": "iris",
-                                                  "model_serving_model_alias": "", "model_serving_model_version": "1"})
+                                                  "model_serving_model_version": "1", "model_serving_token": "t"})
     specs = workload_pod_specs(docs)
     assert len(specs) == 2
     assert {name: restricted_problems(spec) for name, spec in specs.items()} == {name: [] for name in specs}
