@@ -10,6 +10,10 @@ import shutil
 import socket
 
 import pytest
+import yaml
+
+PREFLIGHT_DEFAULT_PORTS = yaml.safe_load(open(os.path.join(
+    os.path.dirname(__file__), "..", "..", "roles", "preflight", "defaults", "main.yml")))["preflight_host_ports"]
 
 PLAY = """
 - hosts: localhost
@@ -66,6 +70,21 @@ def test_port_in_use_is_named(playbook):
     message = problems(result)
     assert "host port %d (for hub) is already in use" % port in message
     assert "(for pgadmin)" not in message
+
+
+def test_object_store_console_port_in_use_is_named(playbook):
+    """The SeaweedFS console's host port (9001 by default) is checked like the others."""
+    assert "object_store_console" in PREFLIGHT_DEFAULT_PORTS
+    port = free_port()
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        result = playbook(PLAY, extra_vars=dict(
+            LENIENT, preflight_host_ports={"object_store_api": free_port(), "object_store_console": port}))
+    message = problems(result)
+    assert "host port %d (for object_store_console) is already in use" % port in message
+    assert "(for object_store_api)" not in message
 
 
 def test_free_ports_pass(playbook):
