@@ -46,6 +46,7 @@ try:
     import boto3
     from botocore.config import Config as BotoConfig
     from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
     HAS_BOTO3 = True
     BOTO3_IMPORT_ERROR = None
 except ImportError as import_error:
@@ -59,6 +60,9 @@ except ImportError as import_error:
         """Placeholder so ``except`` clauses work without botocore."""
 
     class EndpointConnectionError(Exception):  # type: ignore
+        """Placeholder so ``except`` clauses work without botocore."""
+
+    class BotoConnectionError(Exception):  # type: ignore
         """Placeholder so ``except`` clauses work without botocore."""
 
 try:
@@ -270,11 +274,12 @@ def endpoint_parts(endpoint_url):
     return parts.scheme, parts.netloc
 
 
-def boto3_client(params, service):
+def boto3_client(params, service, max_pool_connections=10):
     """A boto3 ``s3`` or ``iam`` client for the module's endpoint and admin keys.
 
     One attempt and short timeouts: an unreachable endpoint must fail fast
-    with a clear message, not hang in retries."""
+    with a clear message, not hang in retries. The client may be shared by
+    threads; give it one pooled connection per thread."""
     endpoint_parts(params["endpoint_url"])
     return boto3.client(
         service,
@@ -287,6 +292,7 @@ def boto3_client(params, service):
             retries={"max_attempts": 1, "mode": "standard"},
             connect_timeout=params["timeout"],
             read_timeout=max(params["timeout"], 30),
+            max_pool_connections=max_pool_connections,
         ),
     )
 
@@ -309,6 +315,24 @@ def error_code(err):
     return (response.get("Error") or {}).get("Code", "")
 
 
+def is_endpoint_error(err):
+    """Whether ``err`` concerns the endpoint itself (unreachable, admin credentials
+    refused) rather than one request: every other request would fail the same way."""
+    if isinstance(err, (BotoConnectionError, Urllib3Error)):
+        return True
+    if isinstance(err, MinioAdminException):
+        return getattr(err, "_code", None) in ("401", "403")
+    if isinstance(err, ClientError):
+        response = getattr(err, "response", None) or {}
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return status == 403 or error_code(err) in ADMIN_REFUSED_CODES
+    return False
+
+
+# The server's answers to admin keys it does not accept.
+ADMIN_REFUSED_CODES = ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+
+
 def describe_error(err, endpoint_url):
     """One line that says what went wrong talking to the object store."""
     if isinstance(err, EndpointConnectionError):
@@ -317,7 +341,7 @@ def describe_error(err, endpoint_url):
         response = getattr(err, "response", None) or {}
         status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         code = error_code(err) or "HTTP %s" % status
-        if status == 403 or code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        if status == 403 or code in ADMIN_REFUSED_CODES:
             return ("the object store at %s refused the admin credentials (%s): check "
                     "admin_access_key/admin_secret_key" % (endpoint_url, code))
         return "object store request failed at %s: %s" % (endpoint_url, err)
@@ -338,12 +362,13 @@ def is_client_error(err):
     return isinstance(err, CLIENT_ERRORS)
 
 
-def run_and_exit(module, work):
+def run_and_exit(module, work, check_result=None):
     """Exit ``module`` with the result of ``work()``, the end of every object-store module.
 
     A client error (unreachable endpoint, refused credentials, ...) becomes one
     line naming the endpoint, with no traceback; any other exception is a bug
-    and is raised. The ``diff`` key is kept only in diff mode.
+    and is raised. The ``diff`` key is kept only in diff mode. ``check_result``,
+    if given, sees the final result first (and may fail the module with it).
     """
     try:
         result = work()
@@ -352,4 +377,6 @@ def run_and_exit(module, work):
         module.fail_json(msg=describe_error(err, module.params["endpoint_url"]))
     if not module._diff:  # pylint: disable=protected-access
         result.pop("diff", None)
+    if check_result is not None:
+        check_result(result)
     module.exit_json(**result)

@@ -38,8 +38,8 @@ options:
   name:
     description:
       - User name, or group name when O(kind=group) (the tenant is then C(group_<name>)).
+      - One of O(name) and O(tenants) is required.
     type: str
-    required: true
   kind:
     description:
       - Whether O(name) is a user or a group. A group tenant gets its own identity (used by
@@ -103,8 +103,57 @@ options:
   rotate_key:
     description:
       - V(iam) only. Create a new access key and delete every other key of the user.
+      - With O(tenants), applies to every entry.
     type: bool
     default: false
+  tenants:
+    description:
+      - Many tenants in one call, instead of O(name) and its per-tenant options. Every entry is
+        checked before any request is made (a bad name or a tenant listed twice changes nothing).
+      - Each entry takes O(name), O(kind), O(groups), O(state), O(access_key) and O(secret_key) with
+        the same meaning; O(backend), O(bucket), O(policy_name), O(update_secret), O(rotate_key) and
+        the connection options apply to all of them.
+      - The tenants' requests run concurrently, at most O(parallel) tenants at a time. Group entries
+        are handled first.
+      - If some tenants fail, the others are still brought to their state; the module then fails
+        with a message naming each failed tenant and why, and still returns RV(tenants), so keys
+        created for the others are not lost (register the result and store them before failing).
+      - "Use it for many users: Ansible's cost of about a second per task makes a loop over 200
+        users take minutes even when nothing changes."
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: User or group name.
+        type: str
+        required: true
+      kind:
+        description: C(user) or C(group).
+        type: str
+        choices: [user, group]
+        default: user
+      groups:
+        description: Groups of the user (only with O(tenants[].kind=user)).
+        type: list
+        elements: str
+        default: []
+      state:
+        description: C(present) or C(absent).
+        type: str
+        choices: [present, absent]
+        default: present
+      access_key:
+        description: As O(access_key), for this tenant.
+        type: str
+      secret_key:
+        description: As O(secret_key), for this tenant.
+        type: str
+  parallel:
+    description:
+      - With O(tenants), how many tenants are worked on at the same time (each tenant's own requests
+        stay in order).
+    type: int
+    default: 8
 attributes:
   check_mode:
     description: Reports what would be done (RV(actions)) without changing anything.
@@ -118,6 +167,8 @@ notes:
     any service account the user holds. V(iam): SeaweedFS 4.48 lets a user create access keys for
     itself and accepts no C(Deny) statement, so pass O(access_key) (the users role does): every run
     then deletes every other key, and O(rotate_key) leaves exactly one."
+  - A client error that concerns the endpoint itself (unreachable, admin credentials refused) met
+    on the first tenant of O(tenants) stops the call there, rather than failing every tenant in turn.
   - Tested against SeaweedFS (V(iam)). No MinIO server can run in this project's test
     environment, so the V(minio) backend is tested against a fake C(MinioAdmin) that records
     the calls.
@@ -157,6 +208,20 @@ EXAMPLES = r"""
     secret_key: "{{ bob_s3_secret }}"
   no_log: true
 
+- name: Every user and group in one call (10 at a time); keys are stored before a failure is reported
+  enertef.workbench.s3_tenant:
+    tenants:
+      - {name: ml, kind: group}
+      - {name: alice, groups: [ml], access_key: "{{ stored_keys.alice.access_key | default(omit) }}"}
+      - {name: carol, state: absent}
+    parallel: 10
+    endpoint_url: http://127.0.0.1:8333
+    admin_access_key: "{{ object_store_admin_access_key }}"
+    admin_secret_key: "{{ object_store_admin_secret_key }}"
+  register: all_s3
+  failed_when: false
+  no_log: true
+
 - name: Off-board carol (her objects stay)
   enertef.workbench.s3_tenant:
     name: carol
@@ -167,32 +232,49 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+tenants:
+  description:
+    - With O(tenants), the outcome of each tenant, keyed by tenant id (the user name; C(group_<name>)
+      for a group).
+    - Each value has C(changed), C(actions), C(access_key), C(key_created), C(tenant) and C(policy)
+      as for one tenant; C(secret_key) only when this run created a key or user; C(failed) and
+      C(msg) for a tenant that failed.
+  returned: when O(tenants) is given
+  type: dict
+  sample: {"alice": {"changed": true, "access_key": "AKIAEXAMPLEKEYID0001", "secret_key": "...",
+           "key_created": true, "actions": ["create_user alice", "create_access_key alice",
+           "put_user_policy alice workbench-tenant"]}}
+failed_tenants:
+  description: With O(tenants), the ids of the tenants that failed (the module then fails).
+  returned: when O(tenants) is given
+  type: list
+  elements: str
 tenant:
   description: The tenant's identifiers.
-  returned: always
+  returned: with O(name)
   type: dict
   sample: {"id": "alice", "kind": "user", "s3_user": "alice", "bucket": "mlflow",
            "prefixes": ["alice/", "group_ml/"]}
 access_key:
   description: The tenant's access key id (null when absent, or not yet created in check mode).
-  returned: always
+  returned: with O(name)
   type: str
   sample: AKIAEXAMPLEKEYID0001
 secret_key:
   description:
     - Secret of a key or user created by this run, null otherwise (it cannot be read back later).
-  returned: always
+  returned: with O(name)
   type: str
 key_created:
   description: Whether this run created a new key/secret (the caller must store it).
-  returned: always
+  returned: with O(name)
   type: bool
 policy:
   description: The policy document the tenant has (or would have) after the run.
-  returned: when state is present
+  returned: with O(name), when state is present
   type: dict
 actions:
-  description: What was done (or, in check mode, would be done), in order.
+  description: What was done (or, in check mode, would be done), in order (with O(tenants), of every tenant).
   returned: always
   type: list
   elements: str
@@ -201,6 +283,8 @@ actions:
 
 import json
 import secrets
+import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -215,7 +299,10 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     bucket_name_problem,
     canonical_policy,
     canonical_policy_json,
+    describe_error,
     error_code,
+    is_client_error,
+    is_endpoint_error,
     minio_admin_client,
     object_store_argument_spec,
     parse_policy,
@@ -435,7 +522,7 @@ def minio_absent(store, params, tenant, plan):
 # ------------------------------------------------------------------- module
 
 def input_problem(params):
-    """Why the options cannot work together (checked before any request), or None."""
+    """Why the options of one tenant cannot work together (checked before any request), or None."""
     try:
         validate_name(params["name"])
         for group in params["groups"]:
@@ -457,6 +544,31 @@ def input_problem(params):
         if params["rotate_key"]:
             return "rotate_key is for backend=iam; with backend=minio use secret_key and update_secret=always"
     return None
+
+
+def tenant_requests(params):
+    """The per-tenant parameters of every entry of ``params['tenants']``, groups first.
+
+    Raises ValueError naming every refused entry, before any request is made."""
+    problems, requests, seen = [], [], set()
+    if params["parallel"] < 1:
+        problems.append("parallel must be at least 1, got %d" % params["parallel"])
+    for number, entry in enumerate(params["tenants"]):
+        request = dict(params, tenants=None)
+        request.update(entry)
+        request["groups"] = request["groups"] or []
+        problem = input_problem(request)
+        if problem:
+            problems.append("tenants[%d] (%s): %s" % (number, entry["name"], problem))
+            continue
+        tenant_id = tenant_for(request["name"], request["kind"])["id"]
+        if tenant_id in seen:
+            problems.append("tenants[%d]: tenant %s is listed twice" % (number, tenant_id))
+        seen.add(tenant_id)
+        requests.append(request)
+    if problems:
+        raise ValueError("s3_tenant refused the tenants list, nothing was changed:\n- " + "\n- ".join(problems))
+    return sorted(requests, key=lambda request: request["kind"] != "group")
 
 
 def run(params, store, check_mode):
@@ -486,9 +598,79 @@ def run(params, store, check_mode):
     return result
 
 
+def run_one_of_many(request, store, check_mode):
+    """One tenant of a bulk call: its result, or ``failed``/``msg`` (a failure must not stop the others)."""
+    try:
+        return run(request, store, check_mode)
+    except Exception as err:  # pylint: disable=broad-except  (reported per tenant; the others' keys are kept)
+        message = describe_error(err, request["endpoint_url"])
+        if not is_client_error(err):
+            message += "\n" + traceback.format_exc()
+        return {"failed": True, "msg": message, "changed": False, "actions": [], "error": err}
+
+
+def run_many(requests, store, check_mode, parallel):
+    """Every tenant of ``requests`` in a pool of ``parallel`` threads; returns the module result.
+
+    The first tenant runs alone: if the endpoint itself is the problem (unreachable,
+    admin keys refused), the call stops there instead of failing every tenant in turn."""
+    results = []
+    if requests:
+        first = run_one_of_many(requests[0], store, check_mode)
+        if first.get("failed") and is_endpoint_error(first["error"]):
+            raise first["error"]
+        results.append(first)
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        results += list(pool.map(lambda request: run_one_of_many(request, store, check_mode), requests[1:]))
+
+    tenants, failed, diff = {}, [], {"before": {}, "after": {}}
+    for request, result in zip(requests, results):
+        tenant_id = tenant_for(request["name"], request["kind"])["id"]
+        result.pop("error", None)
+        if result.get("failed"):
+            failed.append(tenant_id)
+        tenant_diff = result.pop("diff", None)
+        if tenant_diff:
+            diff["before"][tenant_id] = tenant_diff["before"]
+            diff["after"][tenant_id] = tenant_diff["after"]
+        if result.get("secret_key") is None:
+            result.pop("secret_key", None)
+        tenants[tenant_id] = result
+    return {
+        "changed": any(result["changed"] for result in tenants.values()),
+        "tenants": tenants,
+        "failed_tenants": failed,
+        "actions": [action for result in tenants.values() for action in result["actions"]],
+        "diff": diff,
+    }
+
+
+def failure_message(result):
+    """One message naming each failed tenant of a bulk result and why."""
+    failed = result["failed_tenants"]
+    return "s3_tenant failed for %d of %d tenants (the others were done; their results are in tenants): %s" % (
+        len(failed), len(result["tenants"]),
+        "; ".join("%s: %s" % (tenant_id, result["tenants"][tenant_id]["msg"]) for tenant_id in failed))
+
+
+def tenant_store(params):
+    if params["backend"] == "iam":
+        # one HTTP connection per worker thread (botocore's pool holds 10 by default)
+        return IamTenantStore(boto3_client(params, "iam", max_pool_connections=max(10, params["parallel"])))
+    return MinioTenantStore(minio_admin_client(params, max_pool_connections=max(10, params["parallel"])))
+
+
 def main():
-    argument_spec = object_store_argument_spec(
+    tenant_options = dict(
         name=dict(type="str", required=True),
+        kind=dict(type="str", choices=["user", "group"], default="user"),
+        groups=dict(type="list", elements="str", default=[]),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        access_key=dict(type="str", no_log=False),
+        secret_key=dict(type="str", no_log=True),
+    )
+    argument_spec = object_store_argument_spec(
+        name=dict(type="str"),
         kind=dict(type="str", choices=["user", "group"], default="user"),
         groups=dict(type="list", elements="str", default=[]),
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -499,26 +681,40 @@ def main():
         secret_key=dict(type="str", no_log=True),
         update_secret=dict(type="str", choices=["on_create", "always"], default="on_create"),
         rotate_key=dict(type="bool", default=False),
+        tenants=dict(type="list", elements="dict", options=tenant_options),
+        parallel=dict(type="int", default=8),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("name", "tenants")],
+                           required_one_of=[("name", "tenants")])
     params = module.params
+    bulk = params["tenants"] is not None
 
-    problem = input_problem(params)
-    if problem:
-        module.fail_json(msg=problem)
+    if bulk:
+        try:
+            requests = tenant_requests(params)
+        except ValueError as err:
+            module.fail_json(msg=str(err), changed=False)
+    else:
+        problem = input_problem(params)
+        if problem:
+            module.fail_json(msg=problem)
     if params["backend"] == "iam" and not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
     if params["backend"] == "minio" and not HAS_MINIO:
         module.fail_json(msg=missing_required_lib("minio"), exception=str(MINIO_IMPORT_ERROR))
 
     def work():
-        if params["backend"] == "iam":
-            store = IamTenantStore(boto3_client(params, "iam"))
-        else:
-            store = MinioTenantStore(minio_admin_client(params))
+        store = tenant_store(params)
+        if bulk:
+            return run_many(requests, store, module.check_mode, params["parallel"])
         return run(params, store, module.check_mode)
 
-    run_and_exit(module, work)
+    def finish(result):
+        if result.get("failed_tenants"):
+            module.fail_json(msg=failure_message(result), **result)
+
+    run_and_exit(module, work, finish)
 
 
 if __name__ == "__main__":

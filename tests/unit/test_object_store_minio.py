@@ -236,3 +236,120 @@ def test_every_run_removes_service_accounts_so_rotation_leaves_one_key():
     assert admin.service_accounts == {"bobkey": "bob"}
     assert rotated["diff"]["after"]["service_accounts"] == []
     assert run(admin)["changed"] is False
+
+
+# ------------------------------------------------------------ bulk (tenants:)
+
+BULK_ENTRIES = [
+    dict(name="ml", kind="group"),
+    dict(name="alice", groups=["ml"]),
+    dict(name="bob", groups=[], secret_key="b" * 40),
+    dict(name="carol", state="absent"),
+]
+
+
+def bulk_params(entries, **override):
+    base = params(name=None, groups=[], tenants=[dict(dict(kind="user", groups=[], state="present",
+                                                           access_key=None, secret_key=None), **e)
+                                                  for e in entries], parallel=3,
+                  endpoint_url="http://minio.test:9000")
+    base.update(override)
+    return base
+
+
+def run_bulk(admin, entries, check_mode=False, **override):
+    admin.calls.clear()
+    requests = s3_tenant.tenant_requests(bulk_params(entries, **override))
+    return s3_tenant.run_many(requests, s3_tenant.MinioTenantStore(admin), check_mode, 3)
+
+
+def run_each(admin, entries, check_mode=False):
+    """The per-tenant path: one run() per entry, as one module call each; and every change made."""
+    results, mutations = {}, []
+    for entry in entries:
+        result = run(admin, check_mode=check_mode, **dict(dict(groups=[], kind="user"), **entry))
+        results[result["tenant"]["id"]] = result
+        mutations += admin.mutations()
+    return results, mutations
+
+
+def comparable(result):
+    return {key: result.get(key) for key in ("changed", "actions", "access_key", "key_created", "policy", "tenant")}
+
+
+def test_bulk_gives_the_per_tenant_results_in_check_mode_and_for_real():
+    for check_mode in (True, False):
+        each_admin, bulk_admin = FakeMinioAdmin(), FakeMinioAdmin()
+        each, each_mutations = run_each(each_admin, BULK_ENTRIES, check_mode)
+        bulk = run_bulk(bulk_admin, BULK_ENTRIES, check_mode)
+        assert sorted(bulk["tenants"]) == sorted(each) == ["alice", "bob", "carol", "group_ml"]
+        for tenant_id, result in each.items():
+            assert comparable(bulk["tenants"][tenant_id]) == comparable(result), tenant_id
+            # a generated secret is returned (and differs); a given one is not echoed
+            assert (bulk["tenants"][tenant_id].get("secret_key") is None) == (result["secret_key"] is None)
+        assert bulk["changed"] is True and bulk["failed_tenants"] == []
+        assert sorted(bulk_admin.mutations()) == sorted(each_mutations)
+        assert bool(each_mutations) is not check_mode
+        assert bulk_admin.users.keys() == each_admin.users.keys()
+        assert bulk_admin.policies == each_admin.policies
+    assert bulk_admin.users["alice"]["secret"] == bulk["tenants"]["alice"]["secret_key"]
+
+    again = run_bulk(bulk_admin, BULK_ENTRIES)
+    assert again["changed"] is False and bulk_admin.mutations() == []
+    assert all("secret_key" not in r for r in again["tenants"].values())
+
+
+def test_bulk_groups_come_first():
+    admin = FakeMinioAdmin()
+    run_bulk(admin, [dict(name="alice", groups=["ml"]), dict(name="ml", kind="group")])
+    assert admin.mutations()[0] == ("user_add", "group_ml")
+
+
+def test_bulk_one_failing_tenant_is_named_and_the_others_keep_their_keys():
+    admin = FakeMinioAdmin()
+    real_user_add = admin.user_add
+
+    def user_add(access_key, secret_key):
+        if access_key == "bob":
+            raise MinioAdminException("500", "XMinioStorageFull")
+        return real_user_add(access_key, secret_key)
+    admin.user_add = user_add
+    entries = [dict(name=n) for n in ("alice", "bob", "dan", "erin")]
+    result = run_bulk(admin, entries)
+    assert result["failed_tenants"] == ["bob"]
+    assert result["tenants"]["bob"]["failed"] is True and "XMinioStorageFull" in result["tenants"]["bob"]["msg"]
+    for name in ("alice", "dan", "erin"):
+        assert result["tenants"][name]["secret_key"] == admin.users[name]["secret"]
+    message = s3_tenant.failure_message(result)
+    assert message.startswith("s3_tenant failed for 1 of 4 tenants") and "bob: MinIO admin request failed" in message
+    assert "alice" not in message
+
+
+def test_bulk_endpoint_error_on_the_first_tenant_stops_the_call():
+    admin = FakeMinioAdmin()
+
+    def refused(access_key):
+        raise MinioAdminException("403", "InvalidAccessKeyId")
+    admin.user_info = refused
+    with pytest.raises(MinioAdminException):
+        run_bulk(admin, [dict(name=n) for n in ("alice", "bob", "dan")])
+    assert admin.mutations() == []
+
+
+@pytest.mark.parametrize("entries, override, message", [
+    ([dict(name="alice"), dict(name="Bad;Name")], {}, "tenants[1] (Bad;Name): "),
+    ([dict(name="alice"), dict(name="alice")], {}, "tenant alice is listed twice"),
+    ([dict(name="ml", kind="group", groups=["x"])], {}, "groups can only be given with kind=user"),
+    ([dict(name="alice", access_key="other")], {}, "access key is the tenant id"),
+    ([dict(name="alice")], dict(parallel=0), "parallel must be at least 1"),
+])
+def test_bulk_bad_entries_are_refused_before_any_call(entries, override, message):
+    with pytest.raises(ValueError) as refused:
+        s3_tenant.tenant_requests(bulk_params(entries, **override))
+    assert message in str(refused.value) and "nothing was changed" in str(refused.value)
+
+
+def test_bulk_group_and_user_of_the_same_name_are_two_tenants():
+    admin = FakeMinioAdmin()
+    result = run_bulk(admin, [dict(name="ml", kind="group"), dict(name="ml", groups=["ml"])])
+    assert sorted(result["tenants"]) == ["group_ml", "ml"]
