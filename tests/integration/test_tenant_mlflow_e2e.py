@@ -3,57 +3,28 @@ running as tenant ivy (her PostgreSQL role, her S3 keys) records a run with
 params, metrics, an artifact and a registered model. jack, with his own
 credentials, sees none of it in MLflow and cannot fetch ivy's artifact."""
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from fixtures.mlflow_registry import running_mlflow_server
 
 
 @pytest.fixture
 def ivy_server(provision, postgres_server, seaweedfs, tmp_path):
     creds = provision(["ivy", "jack"])
-    port = free_port()
     env = dict(os.environ,
                AWS_ACCESS_KEY_ID=creds["ivy"]["s3_access_key"],
                AWS_SECRET_ACCESS_KEY=creds["ivy"]["s3_secret_key"],
                AWS_DEFAULT_REGION=seaweedfs.region,
                MLFLOW_S3_ENDPOINT_URL=seaweedfs.endpoint)
-    log = open(tmp_path / "mlflow.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server",
-         "--backend-store-uri", postgres_server.url("ivy", creds["ivy"]["db_password"]),
-         "--artifacts-destination", "s3://mlflow/ivy", "--serve-artifacts",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = "http://127.0.0.1:%d" % port
-    deadline = time.time() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as answer:
-                if answer.status == 200:
-                    break
-        except OSError:
-            pass
-        assert server.poll() is None and time.time() < deadline, (tmp_path / "mlflow.log").read_text()[-3000:]
-        time.sleep(0.5)
-    try:
+    arguments = ["--backend-store-uri", postgres_server.url("ivy", creds["ivy"]["db_password"]),
+                 "--artifacts-destination", "s3://mlflow/ivy", "--serve-artifacts"]
+    # its own process group, stopped also when the start fails (no server left behind)
+    with running_mlflow_server(arguments, env, tmp_path / "mlflow.log") as url:
         yield url, creds
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.mark.integration
@@ -85,8 +56,9 @@ def test_what_ivy_records_stays_hers(ivy_server, postgres_server, seaweedfs):
     jack = MlflowClient(tracking_uri=postgres_server.url("jack", creds["jack"]["db_password"]))
     assert "ivy-private" not in [e.name for e in jack.search_experiments()]
     assert jack.search_registered_models() == []
-    with pytest.raises(MlflowException):
+    with pytest.raises(MlflowException) as hidden:
         jack.get_run(run_id)
+    assert hidden.value.error_code == "RESOURCE_DOES_NOT_EXIST", hidden.value
 
     # jack's keys cannot fetch ivy's artifact; ivy's own keys can
     def s3_as(user):

@@ -3,21 +3,26 @@
 * ``users``: converge -> idempotence -> verify of the users role against the
   real PostgreSQL and SeaweedFS servers that this test session starts.
 * ``laptop``: the whole k3d rollout end to end; it needs a Docker engine that
-  can pull images, and skips with one line where there is none.
+  can pull images, and skips with one line where there is none (fails under
+  WORKBENCH_REQUIRE_CLUSTER=1). Its names (cluster, registry, state directory)
+  are checked here without Docker: a run on a developer's laptop must not touch
+  their workbench.
 """
+import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
 import pytest
 
+from fixtures.external import docker_problem, unavailable
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
 
 
-def molecule(scenario, extra_env, timeout=1800):
+def molecule(scenario, extra_env, timeout=1800, command="test"):
     env = dict(os.environ)
     env.update(extra_env)
     env.update({
@@ -27,8 +32,13 @@ def molecule(scenario, extra_env, timeout=1800):
         "ANSIBLE_FORCE_COLOR": "0",
         "PY_COLORS": "0",
     })
-    return subprocess.run([str(BIN / "molecule"), "test", "--scenario-name", scenario],
+    return subprocess.run([str(BIN / "molecule"), command, "--scenario-name", scenario],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def molecule_reset(scenario, extra_env):
+    """Forget the scenario's state from an earlier run (molecule skips steps it thinks are done)."""
+    molecule(scenario, extra_env, command="reset", timeout=120)
 
 
 @pytest.mark.molecule
@@ -50,25 +60,53 @@ def test_users_scenario(postgres_server, seaweedfs, tmp_path):
         assert "[users > %s] Executed: Successful" % step in output, output[-6000:]
 
 
-def docker_can_pull():
-    if not shutil.which("docker"):
-        return "no docker command"
-    info = subprocess.run(["docker", "info"], capture_output=True, text=True)
-    if info.returncode != 0:
-        return "no Docker engine running"
-    pull = subprocess.run(["docker", "pull", "--quiet", "rancher/k3s:v1.31.5-k3s1"],
-                          capture_output=True, text=True, timeout=300)
-    if pull.returncode != 0:
-        return "Docker cannot pull images (%s)" % (pull.stderr.strip().splitlines() or ["no answer"])[-1]
-    return None
+K3S_IMAGE = "rancher/k3s:v1.31.5-k3s1"
+
+
+def laptop_inventory_values(tmp_path, state_dir):
+    """The laptop scenario's variables as Ansible resolves them (its inventory over the laptop group_vars)."""
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    (inventory / "hosts.yml").write_text((ROOT / "molecule" / "laptop" / "inventory" / "hosts.yml").read_text())
+    (inventory / "group_vars").symlink_to(ROOT / "inventories" / "laptop" / "group_vars")
+    names = ["workbench_cluster_name", "workbench_state_dir", "workbench_kubeconfig", "cluster_registry_name",
+             "notebook_image_name"]
+    env = dict(os.environ, WORKBENCH_TEST_STATE_DIR=state_dir, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+               ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    proc = subprocess.run([str(BIN / "ansible"), "workbench_controller", "-i", str(inventory / "hosts.yml"),
+                           "-m", "ansible.builtin.debug", "-a", "msg={{ {%s} }}" % ", ".join(
+                               "'%s': %s" % (n, n) for n in names)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    output = json.loads(proc.stdout[proc.stdout.index("{"):])
+    return output["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"]
+
+
+def test_laptop_scenario_has_its_own_cluster_registry_and_state_dir(tmp_path):
+    values = laptop_inventory_values(tmp_path, str(tmp_path / "state"))
+    assert values["workbench_cluster_name"] == "molecule-laptop"
+    assert values["workbench_state_dir"] == str(tmp_path / "state")
+    assert values["workbench_kubeconfig"] == str(tmp_path / "state" / "kubeconfig")
+    assert "molecule-laptop" in values["cluster_registry_name"] and "molecule-laptop" in values["notebook_image_name"]
+
+
+def test_laptop_destroy_refuses_without_its_state_dir(tmp_path):
+    """Without WORKBENCH_TEST_STATE_DIR the purging destroy stops before the teardown."""
+    env = {"WORKBENCH_TEST_STATE_DIR": ""}
+    molecule_reset("laptop", env)
+    result = molecule("laptop", env, command="destroy", timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-4000:]
+    assert "molecule laptop needs WORKBENCH_TEST_STATE_DIR" in output, output[-4000:]
+    assert "Tear the workbench down" not in output, output[-4000:]
 
 
 @pytest.mark.molecule
 @pytest.mark.slow
 def test_laptop_scenario(tmp_path):
-    missing = docker_can_pull()
+    missing = docker_problem(pull=K3S_IMAGE)
     if missing:
-        pytest.skip("molecule laptop (k3d end to end) needs Docker that can pull images: %s" % missing)
+        unavailable("molecule laptop (k3d end to end) needs Docker that can pull images: %s" % missing)
     result = molecule("laptop", {"WORKBENCH_TEST_STATE_DIR": str(tmp_path)}, timeout=3600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
@@ -79,9 +117,9 @@ def test_laptop_scenario(tmp_path):
 @pytest.mark.molecule
 @pytest.mark.slow
 def test_onprem_scenario(tmp_path):
-    missing = docker_can_pull()
+    missing = docker_problem(pull=K3S_IMAGE)
     if missing:
-        pytest.skip("molecule onprem (k3s server + agent in systemd containers) needs Docker that can pull images: %s"
+        unavailable("molecule onprem (k3s server + agent in systemd containers) needs Docker that can pull images: %s"
                     % missing)
     result = molecule("onprem", {"WORKBENCH_TEST_STATE_DIR": str(tmp_path)}, timeout=3600)
     output = result.stdout + result.stderr

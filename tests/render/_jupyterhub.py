@@ -4,7 +4,9 @@
   own Templar (tests/render/_render.py), as a dict.
 * ``role_values(tmp_path, extra_vars)``: the role itself (tasks_from render.yml:
   variable checks, template, schema check) run by ansible-playbook.
-* ``helm_template(values, tmp_path)``: ``helm template`` of ../shared/charts/jupyterhub.
+* ``helm_template(values, tmp_path)``: ``helm template`` of the pinned z2jh chart
+  (tests/tools/hub_chart.py: ../shared/charts/jupyterhub as an offline cache, or downloaded
+  and its digest checked; without either the test says in one line what it needs).
 * ``hub_config(docs, tmp_path)``: the hub pod's configuration, built the way the hub
   pod builds it: the rendered hub ConfigMap and Secret are laid out as the hub
   Deployment mounts them, and the chart's own jupyterhub_config.py is executed
@@ -20,11 +22,12 @@ import sys
 import yaml
 from traitlets.config import Config
 
-from _render import ROOT, SHARED, render_template
+from _render import ROOT, render_template
+from fixtures.external import unavailable
 from fixtures.playbook import run_playbook
+from tools.hub_chart import ChartUnavailable, hub_chart
 
 ROLE = ROOT / "roles" / "jupyterhub"
-CHART = SHARED / "charts" / "jupyterhub"
 HELM = pathlib.Path(sys.executable).parent / "helm"
 HUB_CONFIG_DIR = "/usr/local/etc/jupyterhub"
 NAMESPACE = "workbench"
@@ -86,8 +89,12 @@ def helm_template(values, tmp_path):
     """The chart's manifests for ``values``, as a list of documents."""
     values_file = pathlib.Path(tmp_path) / "helm-values.yaml"
     values_file.write_text(yaml.safe_dump(values))
+    try:
+        chart = hub_chart()
+    except ChartUnavailable as err:
+        unavailable(str(err))
     proc = subprocess.run(
-        [str(HELM), "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
+        [str(HELM), "template", RELEASE, str(chart), "--namespace", NAMESPACE,
          "--kube-version", "1.31.0", "--values", str(values_file)],
         capture_output=True, text=True, check=False, timeout=120)
     if proc.returncode != 0:

