@@ -13,10 +13,13 @@ short_description: Put, compare or delete the policy of an S3 bucket
 version_added: "0.1.0"
 description:
   - Sets the bucket policy of O(bucket) to O(policy), or deletes it.
-  - The current and the desired policy are compared in canonical form (key order, list order,
-    one-item lists versus strings, a C(*) principal written as a string or as an AWS list do not
-    matter), so a
-    rerun with the same document reports no change even when the server rewrites it.
+  - The current and the desired policy are compared with C(compare_policies) of the
+    amazon.aws collection, the comparison its C(s3_bucket) module uses (key order, list order,
+    one-item lists versus strings, a C(*) principal written as a string or as an AWS list, an
+    account's root ARN versus its id, booleans and numbers versus strings, a missing C(Version)
+    do not matter), so a rerun with the same document reports no change even when the server
+    rewrites it. Without amazon.aws the collection's own canonical form is compared instead,
+    with the same rules except the root ARN.
   - Works with any server that implements the S3 bucket policy API (PutBucketPolicy,
     GetBucketPolicy, DeleteBucketPolicy); tested against SeaweedFS, which also enforces the
     policy (including Deny statements for its admin identity and Allow statements for
@@ -91,6 +94,12 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+try:
+    # One comparison for bucket policies across collections: amazon.aws's (a galaxy.yml dependency).
+    from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+except ImportError:
+    compare_policies = None
+
 from ansible_collections.enertef.workbench.plugins.module_utils.object_store import (
     BOTO3_IMPORT_ERROR,
     ClientError,
@@ -105,6 +114,13 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     policies_differ,
     run_and_exit,
 )
+
+
+def policy_changed(current, desired):
+    """Whether ``current`` (None when the bucket has no policy) is not ``desired``."""
+    if compare_policies is None:
+        return policies_differ(current, desired)
+    return compare_policies(current, desired)
 
 
 def current_bucket_policy(s3, bucket):
@@ -126,7 +142,7 @@ def run(s3, bucket, state, desired, check_mode):
             raise ValueError("bucket %r does not exist" % bucket)
         raise
     actions = []
-    if state == "present" and policies_differ(current, desired):
+    if state == "present" and policy_changed(current, desired):
         actions.append("put_bucket_policy %s" % bucket)
         if not check_mode:
             s3.put_bucket_policy(Bucket=bucket, Policy=canonical_policy_json(desired))

@@ -17,7 +17,7 @@ description:
     one missing, with its fix.
   - The S3 API answers and accepts the admin key (C(ListBuckets)).
   - The AWS IAM API answers on the same URL (C(ListUsers)). SeaweedFS serves it unless started
-    with C(-s3.iam=false); a plain S3 server (or MinIO, which has its own admin API: use
+    with C(-s3.iam=false); a plain S3 server (or MinIO, which has its own admin API, see
     C(backend=minio)) has none.
   - The IAM API accepts writes. This is probed by deleting a user that cannot exist (a random
     name that breaks the tenant name rule), which a writable API answers with C(NoSuchEntity);
