@@ -40,6 +40,12 @@ options:
       - Verify the server's TLS certificate when O(endpoint_url) is https.
     type: bool
     default: true
+  ca_cert:
+    description:
+      - CA certificate file (PEM) to verify the server with, e.g. the lab's local CA
+        (C(<state dir>/tls/ca.crt)). Without it the system's CA bundle is used.
+      - If not set, the environment variable E(AWS_CA_BUNDLE) is used.
+    type: path
   timeout:
     description:
       - Seconds to wait for a connection. Requests are not retried, so an unreachable

@@ -69,6 +69,7 @@ try:
     from minio.credentials import StaticProvider
     from minio.error import MinioAdminException
     from minio.minioadmin import MinioAdmin
+    from urllib3 import PoolManager, Timeout
     from urllib3.exceptions import HTTPError as Urllib3Error
     HAS_MINIO = True
     MINIO_IMPORT_ERROR = None
@@ -81,6 +82,8 @@ except ImportError as import_error:
 
     class Urllib3Error(Exception):  # type: ignore
         """Placeholder so ``except`` clauses work without urllib3."""
+
+from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.enertef.workbench.plugins.module_utils.tenant import (
     BUCKET,
@@ -132,6 +135,8 @@ OBJECT_STORE_ARGUMENT_SPEC = dict(
     admin_secret_key=dict(type="str", required=True, no_log=True),
     region=dict(type="str", default="us-east-1"),
     validate_certs=dict(type="bool", default=True),
+    # A lab's own CA (k3s_server's local CA): the standard AWS variable, as amazon.aws reads it.
+    ca_cert=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
     timeout=dict(type="int", default=10),
 )
 
@@ -287,7 +292,7 @@ def boto3_client(params, service, max_pool_connections=10):
         region_name=params["region"],
         aws_access_key_id=params["admin_access_key"],
         aws_secret_access_key=params["admin_secret_key"],
-        verify=params["validate_certs"],
+        verify=tls_verify(params),
         config=BotoConfig(
             retries={"max_attempts": 1, "mode": "standard"},
             connect_timeout=params["timeout"],
@@ -297,15 +302,27 @@ def boto3_client(params, service, max_pool_connections=10):
     )
 
 
+def tls_verify(params):
+    """What boto3 takes as ``verify``: the CA file when one is given, else validate_certs."""
+    if params["validate_certs"] and params.get("ca_cert"):
+        return params["ca_cert"]
+    return params["validate_certs"]
+
+
 def minio_admin_client(params):
     """A ``minio.MinioAdmin`` for the module's endpoint and root credentials."""
     scheme, netloc = endpoint_parts(params["endpoint_url"])
+    http_client = None
+    if isinstance(tls_verify(params), str):
+        http_client = PoolManager(timeout=Timeout(connect=params["timeout"], read=max(params["timeout"], 30)),
+                                  cert_reqs="CERT_REQUIRED", ca_certs=tls_verify(params))
     return MinioAdmin(
         endpoint=netloc,
         credentials=StaticProvider(params["admin_access_key"], params["admin_secret_key"]),
         region=params["region"] or "",
         secure=scheme == "https",
         cert_check=params["validate_certs"],
+        http_client=http_client,
     )
 
 

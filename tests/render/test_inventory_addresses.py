@@ -8,16 +8,11 @@ A lab target (k3s single, k3s HA, existing cluster) must never be given a
 localhost address, and every role must agree on each address and on the
 object-store backend."""
 import json
-import os
-import pathlib
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-VENV_BIN = pathlib.Path(sys.executable).parent
+from _inventory import ROOT, resolve_variables
 
 # concept -> the variables (role variable, or role variable + list item name) that must equal it
 CONCEPTS = {
@@ -50,47 +45,10 @@ def _variable_names():
     return sorted(names)
 
 
-def _role_of(variable):
-    roles = sorted((p.name for p in (ROOT / "roles").iterdir()), key=len, reverse=True)
-    return next(r for r in roles if variable.startswith(r + "_"))
-
-
 @pytest.fixture(scope="module")
 def resolved(tmp_path_factory):
     """{inventory: {variable: value}} as ansible-playbook resolves them on the controller."""
-    work = tmp_path_factory.mktemp("inventory-probe")
-    by_role = {}
-    for name in _variable_names():
-        by_role.setdefault(_role_of(name), []).append(name)
-    plays = []
-    for role, names in sorted(by_role.items()):
-        probe = work / "roles" / ("probe_" + role)
-        (probe / "tasks").mkdir(parents=True)
-        (probe / "defaults").symlink_to(ROOT / "roles" / role / "defaults")
-        (probe / "tasks" / "main.yml").write_text(yaml.safe_dump([{
-            "name": "Print the resolved variables",
-            "ansible.builtin.debug": {"msg": "{{ dict(%r | zip(query('ansible.builtin.vars', *%r))) }}" % (
-                names, names)},
-        }]))
-        plays.append({"name": "probe " + role, "hosts": "workbench_controller", "gather_facts": False,
-                      "roles": ["probe_" + role]})
-    playbook = work / "probe.yml"
-    playbook.write_text(yaml.safe_dump(plays))
-    results = {}
-    for inventory in INVENTORIES:
-        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(work / "roles"),
-                   ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1", HOME=str(work),
-                   USER="Alice.Example")
-        proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", str(ROOT / "inventories" / inventory),
-                               str(playbook)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, (inventory, proc.stdout[-3000:], proc.stderr[-3000:])
-        output = json.loads(proc.stdout[proc.stdout.index("{"):])
-        values = {}
-        for play in output["plays"]:
-            for task in play["tasks"]:
-                values.update(task["hosts"]["localhost"]["msg"])
-        results[inventory] = values
-    return results
+    return resolve_variables(_variable_names(), INVENTORIES, tmp_path_factory.mktemp("inventory-probe"))
 
 
 def _value(values, member):
@@ -144,12 +102,14 @@ def test_the_laptop_reaches_the_k3d_host_ports_on_127_0_0_1(resolved):
 
 
 @pytest.mark.parametrize("inventory", LAB)
-def test_a_lab_controller_reaches_the_node_ports_on_a_node(resolved, inventory):
+def test_a_lab_controller_reaches_postgres_on_a_node_and_s3_through_tls(resolved, inventory):
     values = resolved[inventory]
     postgres = yaml.safe_load((ROOT / "roles/postgres/defaults/main.yml").read_text())
     object_store = yaml.safe_load((ROOT / "roles/object_store/defaults/main.yml").read_text())
     assert int(values["users_postgres_port"]) == postgres["postgres_node_port"]
-    assert values["users_object_store_endpoint"].endswith(":%d" % object_store["object_store_node_ports"]["api"])
+    # S3 through the TLS ingress only (test_lab_exposure.py), never the plain-HTTP NodePort
+    assert values["users_object_store_endpoint"] == "https://s3." + values["jupyterhub_public_url"].split("//", 1)[1]
+    assert str(object_store["object_store_node_ports"]["api"]) not in values["users_object_store_endpoint"]
     hosts = yaml.safe_load((ROOT / "inventories" / inventory / "hosts.yml").read_text())
     servers = hosts["all"]["children"].get("k3s_cluster", {}).get("children", {}).get("k3s_servers", {})
     addresses = [h["ansible_host"] for h in (servers.get("hosts") or {}).values()]
