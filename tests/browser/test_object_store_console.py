@@ -13,7 +13,6 @@ refused and leaves the pages closed. Screenshots: test-artifacts/object-store-co
 """
 import base64
 import os
-import pathlib
 import re
 import secrets
 import shutil
@@ -26,7 +25,7 @@ import yaml
 
 from render._render import all_documents, find, render_role, render_template
 from fixtures.jupyter import ARTIFACTS, stop_process_group
-from fixtures.seaweedfs import WEED, free_ports, module_play, port_is_free, result_dicts
+from fixtures.seaweedfs import WEED, free_ports, module_play, release_ports, result_dicts
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -161,13 +160,7 @@ def object_store_pod(tmp_path_factory):
             if process.poll() is None:
                 os.killpg(process.pid, 9)  # weed ignores SIGTERM for 20 s and more; the data is disposable
             stop_process_group(process)
-        deadline = time.monotonic() + 15
-        ports = [api_port, console_port] + list(port_map.values())
-        while time.monotonic() < deadline and not all(port_is_free(p) for p in ports):
-            time.sleep(0.2)
-        for port in ports:
-            for leftover in pathlib.Path("/tmp").glob("seaweedfs-*-%d.sock" % port):
-                leftover.unlink(missing_ok=True)
+        release_ports([api_port, console_port] + list(port_map.values()))
 
 
 def provision(object_store_pod, playbook):
