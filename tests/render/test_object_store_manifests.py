@@ -228,3 +228,17 @@ def test_an_earlier_minio_service_in_the_way_is_named_not_deleted(legacy_ports, 
     assert "workbench/minio of an earlier MinIO rollout holds nodePort 30900, 30901" in message
     assert "playbooks/backup.yml" in message and "playbooks/restore.yml" in message
     assert "StatefulSet and volume stay" in message and "Nothing was changed" in message
+
+
+def test_a_new_admin_key_or_console_login_restarts_the_pod():
+    """Both are read at start (env, options file); the pod template carries their checksum."""
+    def checksum(root, console):
+        info = {"object_store_root_secret_info": {"resources": [{"data": root}]},
+                "object_store_console_secret_info": {"resources": [{"data": console}]}}
+        template = statefulset(all_documents(render_role("object_store", info)))["spec"]["template"]
+        return template["metadata"]["annotations"]["enertef.workbench/credentials-checksum"]
+    root, console = {"root-user": "d29yaw==", "root-password": "b25l"}, {"admin.options": "YQ=="}
+    same = checksum(root, console)
+    assert re.fullmatch(r"[0-9a-f]{64}", same) and checksum(dict(root), dict(console)) == same
+    assert checksum(dict(root, **{"root-password": "dHdv"}), console) != same
+    assert checksum(root, {"admin.options": "Yg=="}) != same
