@@ -71,6 +71,7 @@ def render_template(role, template, overrides=None):
     variables.update(_as_inventory_value(dict(overrides or {})))
     # What Ansible sets for a task of the role: the lookup finds templates/<name> here.
     variables["ansible_search_path"] = [str(role_dir(role))]
+    variables.setdefault("role_path", str(role_dir(role)))
     templar = Templar(loader=_ansible_loader(), variables=variables)
     expression = "{{ lookup('ansible.builtin.template', %r) }}" % template
     return str(templar.template(trust_as_template(expression)))

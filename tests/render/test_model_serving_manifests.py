@@ -7,6 +7,7 @@ the role refuses bad settings (with ansible-playbook, before reaching a cluster)
 """
 import base64
 import pathlib
+import re
 import secrets
 
 import pytest
@@ -73,7 +74,8 @@ def test_manifests_are_valid_and_wired(k8s_validate, overrides):
     assert env_of(ui)["WORKBENCH_SERVING_TOKEN"] == token_ref
     assert env_of(ui)["WORKBENCH_SERVING_URL"].startswith("http://model-iris-classifier.")
     for container in (api, ui):
-        assert container["image"].endswith("/workbench-model-serving:0.1.0-mlflow3.17.2")
+        assert re.fullmatch(r"k3d-workbench-registry.localhost:5001/workbench-model-serving:mlflow3.17.2-[0-9a-f]{12}",
+                            container["image"]), container["image"]
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
 
 
