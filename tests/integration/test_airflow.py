@@ -7,8 +7,9 @@
    server, so the server's superuser stands in for the in-cluster admin, who is one.)
 2. A DAG from a test project repository, cloned by the pods' own repository code,
    parsed by Airflow's DagBag. apache-airflow is installed into a separate throwaway
-   venv (never this one: its pins conflict with mlflow/jupyterhub); measured here:
-   about 30-40 s with pip's cache warm.
+   venv (never this one: its pins conflict with mlflow/jupyterhub) with every package
+   pinned by tests/integration/airflow-constraints.txt; measured here: about 30-40 s
+   with pip's cache warm, 6 minutes cold on a loaded machine (hence the 15-minute limit).
 """
 import json
 import os
@@ -28,6 +29,7 @@ from workbench_launchers import repos
 pytestmark = pytest.mark.integration
 
 AIRFLOW_VERSION = "3.3.2"
+CONSTRAINTS = pathlib.Path(__file__).with_name("airflow-constraints.txt")
 DB_PLAY = """
 - hosts: localhost
   gather_facts: false
@@ -124,12 +126,14 @@ DAG = textwrap.dedent('''\
 
 @pytest.fixture(scope="module")
 def airflow_python(tmp_path_factory):
-    """python of a throwaway venv with apache-airflow (fails the test if it cannot install in 3 min)."""
+    """python of a throwaway venv with apache-airflow (fails the test if it cannot install in 15 min)."""
+    assert "\napache-airflow==%s\n" % AIRFLOW_VERSION in CONSTRAINTS.read_text(), "constraints are for another Airflow"
     venv = tmp_path_factory.mktemp("airflow-venv")
     started = time.monotonic()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     out = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-                          "apache-airflow==%s" % AIRFLOW_VERSION], capture_output=True, text=True, timeout=180)
+                          "--constraint", str(CONSTRAINTS), "apache-airflow==%s" % AIRFLOW_VERSION],
+                         capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     print("apache-airflow %s installed in %.0f s" % (AIRFLOW_VERSION, time.monotonic() - started))
     return venv / "bin" / "python"

@@ -105,6 +105,9 @@ def test_database_down_shows_an_error_page_not_a_spinner(tmp_path, researcher):
     env = dict(researcher.env)
     env["MLFLOW_BACKEND_STORE_URI"] = env["MLFLOW_BACKEND_STORE_URI"].replace(
         "host=" + researcher.pg.socket_dir, "host=" + str(tmp_path / "no-such-socket-dir"))
+    # A launcher that only waited for the port would answer after this start timeout, far past
+    # the request's own 60 s: the page must come from noticing the failure, however slow the machine.
+    env["WORKBENCH_MLFLOW_START_TIMEOUT"] = "900"
     home = tmp_path / "home"
     home.mkdir()
     with running_jupyter(home, pod_environment(home, env), ARTIFACTS / "jupyter-db-down.log") as server:
@@ -115,7 +118,7 @@ def test_database_down_shows_an_error_page_not_a_spinner(tmp_path, researcher):
     assert status == 503, text
     assert "MLflow could not start" in text and "Cannot reach the MLflow database" in text
     assert researcher.env["PGPASSWORD"] not in text, "password leaked into the error page"
-    assert elapsed < 20, "error page took %.1f s" % elapsed
+    print("error page after %.1f s" % elapsed)
 
 
 def test_missing_secret_names_the_missing_variables(tmp_path):

@@ -134,6 +134,8 @@ def test_alice_cannot_touch_bobs_objects(seaweedfs, tenants, attack):
         assert status_of(denied.value) in (400, 403, 404), denied.value
     else:
         assert status_of(denied.value) == 403, denied.value
+    # checked after each attack, so no test relies on running after the others
+    assert tom_prefix_state(seaweedfs) == expected_bob_state(), attack
 
 
 def test_batch_delete_of_bobs_objects_deletes_nothing(seaweedfs, tenants):
@@ -167,7 +169,7 @@ def test_group_prefix_is_shared_with_members_only(seaweedfs, tenants):
 
 
 def test_bobs_objects_are_intact_after_the_attacks(seaweedfs, tenants):
-    # runs last in this module (pytest keeps file order): nothing added, changed or removed
+    # everything together (each attack also checks tom's prefix itself): nothing added, changed or removed
     assert tom_prefix_state(seaweedfs) == expected_bob_state()
     sara_keys = seaweedfs.admin_s3().list_objects_v2(Bucket=BUCKET, Prefix="sara/")["Contents"]
     assert "sara/stolen.txt" not in [o["Key"] for o in sara_keys]

@@ -2,13 +2,17 @@
 
 Tenants with MLflow data (logged by a real MLflow client) are taken back to an
 older schema revision with MLflow's own alembic downgrade, as an MLflow of a few
-releases ago would have left them. The upgrade path backs up first, migrates
-every tenant to the pinned head (row counts of every table equal before and
-after), and verifies each tenant; a tenant it cannot migrate stops the run with
-the backup's location. Building the image and the chart upgrade need a cluster
+releases ago would have left them (before each test: no test depends on
+another's leftovers). The upgrade path backs up first, migrates every tenant to
+the pinned head (every row's values in the columns that existed before are
+equal, and MLflow shows each tenant exactly what it showed before the
+downgrade: runs, params, metric histories, tags, models, artifact checksums),
+and verifies each tenant; a tenant it cannot migrate stops the run with the
+backup's location. Building the image and the chart upgrade need a cluster
 and are switched off here (upgrade_workbench_build_image/charts=false).
 """
 import pytest
+from psycopg import sql
 
 from fixtures.day2 import assert_ok, counts, snapshot, workbench_with_data
 from ansible_collections.enertef.workbench.plugins.module_utils import mlflow_schema as logic
@@ -38,24 +42,41 @@ def revision(pg, schema):
         return conn.execute('SELECT version_num FROM "%s".alembic_version' % schema).fetchone()[0]
 
 
-def row_counts(pg, schema):
+def table_rows(pg, schema, columns_of=None):
+    """{table: sorted rows} of every table but alembic_version; ``columns_of`` ({table: [column]})
+    limits each table to those columns (the ones that existed before the upgrade)."""
     with pg.admin_connect() as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,)).fetchall()]
-        return {t: conn.execute('SELECT count(*) FROM "%s"."%s"' % (schema, t)).fetchone()[0]
-                for t in tables if t != "alembic_version"}
+        columns = {}
+        for table, column in conn.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+                "AND table_name <> 'alembic_version' ORDER BY table_name, ordinal_position", (schema,)):
+            columns.setdefault(table, []).append(column)
+        if columns_of is not None:
+            columns = {t: [c for c in columns_of[t] if c in columns.get(t, [])] for t in columns_of}
+        return {t: sorted(conn.execute(sql.SQL("SELECT {} FROM {}").format(
+            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in cs),
+            sql.Identifier(schema, t))).fetchall(), key=repr) for t, cs in columns.items()}, columns
 
 
 @pytest.fixture(scope="module")
-def old_workbench(seaweedfs, tmp_path_factory):
+def workbench_and_snapshots(seaweedfs, tmp_path_factory):
+    """The tenants with data at head, and what MLflow shows each of them (before any downgrade)."""
     with workbench_with_data(seaweedfs, tmp_path_factory, USERS, "upgrade") as bench:
-        graph = logic.revision_graph()
-        old = logic.head_revision(graph)
-        for dummy in range(STEPS_BACK):
-            old = graph[old][0]
-        for schema in SCHEMAS:
-            downgrade(bench.pg, schema, old)
-        yield bench, old
+        shots = {user: snapshot(bench, user, tmp_path_factory.mktemp("before")) for user in ("up_ann", "up_ben")}
+        yield bench, shots
+
+
+@pytest.fixture
+def old_workbench(workbench_and_snapshots):
+    """The tenants taken back STEPS_BACK revisions (again for every test, from wherever they are)."""
+    bench, shots = workbench_and_snapshots
+    graph = logic.revision_graph()
+    old = logic.head_revision(graph)
+    for dummy in range(STEPS_BACK):
+        old = graph[old][0]
+    for schema in SCHEMAS:
+        downgrade(bench.pg, schema, old)
+    return bench, old, shots
 
 
 def upgrade_vars(bench, dest, **extra):
@@ -66,12 +87,12 @@ def upgrade_vars(bench, dest, **extra):
 
 
 def test_upgrade_migrates_every_tenant_with_rows_kept(old_workbench, tmp_path):
-    bench, old = old_workbench
+    bench, old, shots = old_workbench
     pg = bench.pg
     head = logic.head_revision(logic.revision_graph())
     assert all(revision(pg, s) == old for s in SCHEMAS) and old != head
-    before = {s: row_counts(pg, s) for s in SCHEMAS}
-    assert before["up_ann"]["runs"] == 2 and before["up_ann"]["metrics"] == 6
+    before = {s: table_rows(pg, s) for s in SCHEMAS}
+    assert len(before["up_ann"][0]["runs"]) == 2 and len(before["up_ann"][0]["metrics"]) == 6
 
     dest = tmp_path / "backups"
     dest.mkdir()
@@ -84,16 +105,20 @@ def test_upgrade_migrates_every_tenant_with_rows_kept(old_workbench, tmp_path):
     assert len(list(dest.iterdir())) == 1  # the backup came first
     for schema in SCHEMAS:
         assert revision(pg, schema) == head, schema
-        after = row_counts(pg, schema)
-        assert {t: n for t, n in after.items() if t in before[schema]} == before[schema], schema
+        rows_before, columns_before = before[schema]
+        rows_after, dummy = table_rows(pg, schema, columns_of=columns_before)
+        for table in rows_before:  # every value kept, not only the number of rows
+            assert rows_after[table] == rows_before[table], (schema, table)
     report = [r for n, _, r in result.task_results() if n == "Report each component and tenant"][0]["msg"]
     assert any(line.startswith("tenant up_ann: healthy") for line in report), report
-    shot = snapshot(bench, "up_ann", tmp_path / "snap")
-    assert counts(shot)["runs"] == 2 and counts(shot)["artifacts"] == 4
+    for user, shot in shots.items():
+        after = snapshot(bench, user, tmp_path / ("snap-" + user))
+        assert counts(after)["runs"] == 2 and counts(after)["artifacts"] == 4
+        assert after == shot, user
 
 
 def test_failed_upgrade_stops_with_the_backup_location(old_workbench, tmp_path):
-    bench, dummy = old_workbench
+    bench, old, dummy = old_workbench
     with bench.pg.admin_connect() as conn:  # a schema left by an MLflow newer than the pin
         conn.execute("UPDATE up_ben.alembic_version SET version_num = 'f00000000000'")
     dest = tmp_path / "backups"
@@ -102,8 +127,7 @@ def test_failed_upgrade_stops_with_the_backup_location(old_workbench, tmp_path):
         result = bench.play("upgrade-workbench", **upgrade_vars(bench, dest))
     finally:
         with bench.pg.admin_connect() as conn:
-            conn.execute("UPDATE up_ben.alembic_version SET version_num = %s",
-                         (logic.head_revision(logic.revision_graph()),))
+            conn.execute("UPDATE up_ben.alembic_version SET version_num = %s", (old,))
     assert result.rc != 0
     (backup,) = list(dest.iterdir())
     message = " ".join(result.failure_messages)
