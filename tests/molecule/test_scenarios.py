@@ -70,7 +70,7 @@ def laptop_inventory_values(tmp_path, state_dir):
     (inventory / "hosts.yml").write_text((ROOT / "molecule" / "laptop" / "inventory" / "hosts.yml").read_text())
     (inventory / "group_vars").symlink_to(ROOT / "inventories" / "laptop" / "group_vars")
     names = ["workbench_cluster_name", "workbench_state_dir", "workbench_kubeconfig", "cluster_registry_name",
-             "notebook_image_registry", "model_serving_image_name"]
+             "workbench_registry", "workbench_registry_push"]
     env = dict(os.environ, WORKBENCH_TEST_STATE_DIR=state_dir, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
                ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
     proc = subprocess.run([str(BIN / "ansible"), "workbench_controller", "-i", str(inventory / "hosts.yml"),
@@ -87,8 +87,10 @@ def test_laptop_scenario_has_its_own_cluster_registry_and_state_dir(tmp_path):
     assert values["workbench_cluster_name"] == "molecule-laptop"
     assert values["workbench_state_dir"] == str(tmp_path / "state")
     assert values["workbench_kubeconfig"] == str(tmp_path / "state" / "kubeconfig")
-    for registry_user in ("cluster_registry_name", "notebook_image_registry", "model_serving_image_name"):
-        assert values[registry_user].startswith("k3d-molecule-laptop-registry.localhost"), values
+    # the notebook and model-serving images take workbench_registry(_push) over k3d's default registry
+    assert values["cluster_registry_name"] == "k3d-molecule-laptop-registry.localhost"
+    assert values["workbench_registry"] == "k3d-molecule-laptop-registry.localhost:5011"
+    assert values["workbench_registry_push"] == "localhost:5011"
 
 
 def test_laptop_destroy_refuses_without_its_state_dir(tmp_path):
