@@ -79,6 +79,28 @@ options:
       - Each group tenant must exist (O(kind=group) first).
     type: list
     elements: str
+  connection_limit:
+    description:
+      - How many connections a user's role may hold at once (C(CONNECTION LIMIT));
+        C(-1) for no limit. A tenant cannot raise it (that needs C(CREATEROLE)), so
+        one tenant cannot take the connection slots of the others.
+      - Applies to user tenants (a group cannot log in).
+    type: int
+    default: 8
+  statement_timeout:
+    description:
+      - The role's default C(statement_timeout) (C(ALTER ROLE ... SET)), e.g. C(15min);
+        C(0) for none. It cancels runaway statements of well-meaning clients; a tenant
+        may change it in its own session, so it is no fence against a hostile one (the
+        connection limit is).
+    type: str
+    default: 15min
+  idle_in_transaction_session_timeout:
+    description:
+      - The role's default C(idle_in_transaction_session_timeout): a session left
+        idle inside a transaction (holding locks) is ended after this long; C(0) for never.
+    type: str
+    default: 10min
   tenants:
     description:
       - Many tenants in one call (one connection, one transaction), instead of
@@ -86,6 +108,8 @@ options:
         tenant fails, none is changed. Group entries are handled first.
       - Each entry takes O(name), O(kind), O(state), O(purge), O(password) and
         O(groups) with the same meaning; O(update_password) applies to all.
+        O(connection_limit), O(statement_timeout) and
+        O(idle_in_transaction_session_timeout) apply to all unless an entry sets its own.
       - "Use it for many users: Ansible's cost of about a second per task makes a
         loop over 200 users take minutes even when nothing changes."
     type: list
@@ -116,6 +140,15 @@ options:
         description: Group names of the user; omit to leave memberships alone.
         type: list
         elements: str
+      connection_limit:
+        description: This user's own O(connection_limit).
+        type: int
+      statement_timeout:
+        description: This user's own O(statement_timeout).
+        type: str
+      idle_in_transaction_session_timeout:
+        description: This user's own O(idle_in_transaction_session_timeout).
+        type: str
 notes:
   - "C(search_path) of a user is its own schema only, also for group members: a
     member works in the group's schema by choosing it explicitly
@@ -194,6 +227,8 @@ diff:
   type: dict
 """
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.enertef.workbench.plugins.module_utils.postgres import (
@@ -219,6 +254,26 @@ class TenantRequestError(ValueError):
     """Options that contradict each other; nothing was touched."""
 
 
+# The per-role settings that keep one tenant from starving the others.
+SESSION_SETTINGS = ("statement_timeout", "idle_in_transaction_session_timeout")
+# A PostgreSQL duration as these settings take it: a number, optionally with a unit.
+DURATION = re.compile(r"\A(0|[1-9][0-9]{0,8})(us|ms|s|min|h|d)?\Z")
+
+
+def check_session_limits(params):
+    """The connection limit and timeouts of a request, validated (names the bad option)."""
+    where = " of %s" % params["name"] if params.get("name") else ""
+    limit = params.get("connection_limit")
+    if limit is not None and (not isinstance(limit, int) or limit < -1):
+        raise TenantRequestError("connection_limit%s must be -1 (no limit) or a number of connections >= 0, got %r"
+                                 % (where, limit))
+    for setting in SESSION_SETTINGS:
+        value = params.get(setting)
+        if value is not None and not DURATION.match(str(value)):
+            raise TenantRequestError("%s%s must be a duration such as 15min, 30s or 0 (off), got %r"
+                                     % (setting, where, value))
+
+
 def check_request(params):
     """Validate names and option combinations before any connection."""
     ids = tenant_for(params["name"], params["kind"])
@@ -241,6 +296,7 @@ def check_request(params):
         raise TenantRequestError("password is required for a user tenant with state=present")
     if params["kind"] == "group" and params["password"]:
         raise TenantRequestError("a group tenant cannot log in: do not give it a password")
+    check_session_limits(params)
     return ids, groups
 
 
@@ -386,6 +442,24 @@ def ensure_present(log, facts, ids, params, groups, conn_params, warnings):
                 log.execute(sql.SQL("REVOKE {} FROM {}").format(sql.Identifier(group), role))
 
 
+def ensure_session_limits(log, role, params):
+    """CONNECTION LIMIT and the timeouts of a user's role, changed only where they differ."""
+    row = log.fetchone("SELECT rolconnlimit, rolconfig FROM pg_catalog.pg_roles WHERE rolname = %s", (role,))
+    if row is None:  # nothing to limit (the role is made above in the same transaction)
+        return
+    limit, config = row
+    current = dict(item.split("=", 1) for item in (config or []) if "=" in item)
+    wanted_limit = params.get("connection_limit")
+    if wanted_limit is not None and limit != wanted_limit:
+        log.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(
+            sql.Identifier(role), sql.Literal(int(wanted_limit))))
+    for setting in SESSION_SETTINGS:
+        wanted = params.get(setting)
+        if wanted is not None and current.get(setting) != str(wanted):
+            log.execute(sql.SQL("ALTER ROLE {} SET {} TO {}").format(
+                sql.Identifier(role), sql.Identifier(setting), sql.Literal(str(wanted))))
+
+
 def end_sessions(log, role, check_mode):
     """Disconnect the role (NOLOGIN does not end open sessions). Not in check mode."""
     if not check_mode:
@@ -433,6 +507,8 @@ def ensure_tenant(conn, conn_params, params, check_mode, ids=None, groups=None, 
     before = read_facts(log, ids["pg_role"], ids["pg_schema"])
     if params["state"] == "present":
         ensure_present(log, before, ids, params, groups, conn_params, warnings)
+        if ids["kind"] == "user":
+            ensure_session_limits(log, ids["pg_role"], params)
     else:
         ensure_absent(log, before, ids, params, check_mode)
     after = read_facts(log, ids["pg_role"], ids["pg_schema"]) if log.queries else before
@@ -464,6 +540,9 @@ def tenant_requests(params):
     requests, seen = [], set()
     for entry in params["tenants"]:
         request = dict(entry, update_password=params["update_password"])
+        for option in ("connection_limit",) + SESSION_SETTINGS:
+            if request.get(option) is None:
+                request[option] = params.get(option)
         ids, groups = check_request(request)
         if ids["pg_role"] in seen:
             raise TenantRequestError("tenant %s is listed twice in tenants" % ids["pg_role"])
@@ -505,6 +584,9 @@ def argument_spec():
         password=dict(type="str", no_log=True),
         update_password=dict(type="str", default="always", choices=["always", "on_create"], no_log=False),
         groups=dict(type="list", elements="str"),
+        connection_limit=dict(type="int", default=8),
+        statement_timeout=dict(type="str", default="15min"),
+        idle_in_transaction_session_timeout=dict(type="str", default="10min"),
         tenants=dict(type="list", elements="dict", options=dict(
             name=dict(type="str", required=True),
             kind=dict(type="str", default="user", choices=["user", "group"]),
@@ -512,6 +594,9 @@ def argument_spec():
             purge=dict(type="bool", default=False),
             password=dict(type="str", no_log=True),
             groups=dict(type="list", elements="str"),
+            connection_limit=dict(type="int"),
+            statement_timeout=dict(type="str"),
+            idle_in_transaction_session_timeout=dict(type="str"),
         )),
     )
     return spec

@@ -66,7 +66,8 @@ def test_user_tenant_check_mode_create_idempotent(pg_module, tenant_postgres):
     state = catalog(tenant_postgres, "pgt_user")
     assert state["login"] and not state["privileged"]
     assert state["schema_owner"] == "pgt_user"
-    assert state["config"] == ["search_path=pgt_user"]
+    assert state["config"] == ["search_path=pgt_user", "statement_timeout=15min",
+                               "idle_in_transaction_session_timeout=10min"]
     assert state["connect"] is True
     assert created["diff"]["before"]["role"] is None
     assert created["diff"]["after"]["schema_owner"] == "pgt_user"
