@@ -283,6 +283,14 @@ def test_spawn_stops_when_the_secret_lacks_keys(hub):
     assert "incomplete" in str(stopped.value) and "PGPASSWORD" in str(stopped.value)
 
 
+def test_spawn_stops_when_a_secret_value_is_empty(hub):
+    emptied = user_secret("alice")
+    emptied.data["AWS_SECRET_ACCESS_KEY"] = ""
+    with pytest.raises(Exception) as stopped:
+        spawn(hub, "alice", {"workbench-user-alice": emptied})
+    assert "incomplete" in str(stopped.value) and "AWS_SECRET_ACCESS_KEY" in str(stopped.value)
+
+
 def test_other_api_errors_are_not_hidden(hub):
     class Forbidden(dict):
         def __contains__(self, name):

@@ -176,7 +176,8 @@ def secret_problem(user_name, secret_name, secret):
     if secret is None:
         return "no workbench credentials for %s: run %s (Secret %s does not exist)" % (
             user_name, USERS_PLAYBOOK, secret_name)
-    missing = sorted(set(tenant.SECRET_KEYS) - set((secret.data or {}).keys()))
+    # an empty value is as useless to the pod as a missing key (e.g. a failed generation)
+    missing = sorted(key for key in tenant.SECRET_KEYS if not (secret.data or {}).get(key))
     if missing:
         return "workbench credentials for %s are incomplete: run %s (Secret %s lacks %s)" % (
             user_name, USERS_PLAYBOOK, secret_name, ", ".join(missing))
