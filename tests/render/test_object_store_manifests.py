@@ -242,3 +242,14 @@ def test_a_new_admin_key_or_console_login_restarts_the_pod():
     assert re.fullmatch(r"[0-9a-f]{64}", same) and checksum(dict(root), dict(console)) == same
     assert checksum(dict(root, **{"root-password": "dHdv"}), console) != same
     assert checksum(root, {"admin.options": "Yg=="}) != same
+
+
+def test_external_deploys_nothing_and_still_checks_and_makes_the_bucket():
+    tasks = {t["name"]: t for t in yaml.safe_load((role_dir("object_store") / "tasks" / "main.yml").read_text())}
+    for name, task in tasks.items():
+        included = task["ansible.builtin.include_tasks"]
+        skipped_for_external = "object_store_backend != 'external'" in str(task.get("when", ""))
+        assert skipped_for_external == (included in ("deploy.yml", "wait.yml")), (name, task)
+    bucket = yaml.safe_load((role_dir("object_store") / "tasks" / "bucket.yml").read_text())[0]["block"]
+    iam_check = next(t for t in bucket if "enertef.workbench.s3_iam_check" in t)
+    assert iam_check["when"] == "object_store_backend != 'minio'"  # seaweedfs and external: module backend iam
