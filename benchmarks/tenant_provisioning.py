@@ -70,7 +70,8 @@ def provision_with_modules(server, names, passwords, phases=None):
     start = time.perf_counter()
     with psycopg.connect(autocommit=True, **conn_params) as conn:
         roles = mlflow_schema.tenant_roles({"tenant": None, "tenants": names, "kind": "user"})
-        schemas = mlflow_schema.ensure_mlflow_schemas(conn, conn_params, roles, check_mode=False)
+        schemas = mlflow_schema.ensure_mlflow_schemas(conn, conn_params, roles, check_mode=False,
+                                                      passwords=passwords)
     phases["mlflow_schema"] = time.perf_counter() - start
     return changed, schemas
 

@@ -241,6 +241,8 @@ def libpq_env(conn_params):
         if conn_params.get(key) is not None:
             env[variable] = str(conn_params[key])
     env.pop("PGOPTIONS", None)
+    if conn_params.get("options"):
+        env["PGOPTIONS"] = conn_params["options"]
     return env
 
 
@@ -252,11 +254,23 @@ def run_tool(argv, conn_params, what):
     return proc.stdout
 
 
-def pg_dump(bin_dir, conn_params, dest):
-    """pg_dump --format=custom of the connection's database into ``dest``."""
+def pg_dump(bin_dir, conn_params, dest, exclude_table_data=()):
+    """pg_dump --format=custom of the connection's database into ``dest``.
+
+    pg_dump reads tables with row security off, so it never evaluates a
+    tenant's policy; a table whose owner forced row security would stop the
+    whole dump, so its rows are left out (``exclude_table_data``, (schema,
+    table) pairs) and the caller says so.
+    """
     argv = [pg_tool(bin_dir, "pg_dump"), "--format=custom", "--no-password", "--file=" + dest]
+    argv += ["--exclude-table-data=%s" % quoted_pattern(schema, table) for schema, table in exclude_table_data]
     run_tool(argv, conn_params, "pg_dump of database %s" % conn_params.get("dbname"))
     return argv
+
+
+def quoted_pattern(*names):
+    """A pg_dump/pg_restore pattern matching exactly these names (double-quoted: no wildcards)."""
+    return ".".join('"%s"' % name.replace('"', '""') for name in names)
 
 
 def dump_owners(bin_dir, dump):
@@ -273,12 +287,29 @@ def dump_owners(bin_dir, dump):
     return sorted(owners)
 
 
-def pg_restore(bin_dir, conn_params, dump):
-    """Replace the dumped objects with the dump's, all or nothing."""
+def pg_restore(bin_dir, conn_params, dump, exclude_schemas=()):
+    """Replace the dumped objects with the dump's, all or nothing, as the admin,
+    leaving out ``exclude_schemas`` (the users' schemas: see :func:`pg_restore_schema`)."""
     argv = [pg_tool(bin_dir, "pg_restore"), "--no-password", "--clean", "--if-exists",
-            "--single-transaction", "--exit-on-error", "--dbname=" + conn_params["dbname"], dump]
-    run_tool(argv, conn_params, "pg_restore into database %s (rolled back, nothing changed)"
+            "--single-transaction", "--exit-on-error", "--dbname=" + conn_params["dbname"]]
+    argv += ["--exclude-schema=%s" % schema for schema in exclude_schemas]
+    run_tool(argv + [dump], conn_params, "pg_restore into database %s (rolled back, nothing changed)"
              % conn_params.get("dbname"))
+    return argv + [dump]
+
+
+def pg_restore_schema(bin_dir, tenant_params, dump, schema):
+    """Restore one user's (empty) schema from the dump through the user's own login.
+
+    The dump holds what the user put in its schema: CHECK constraints, defaults
+    and triggers that run its functions while the rows go in. Run as the user,
+    they can do nothing the user could not do anyway; run as the admin, they
+    would run with the admin's rights. Owners and grants are left out (the
+    user owns what it creates; pg_tenant allows no grants to others).
+    """
+    argv = [pg_tool(bin_dir, "pg_restore"), "--no-password", "--single-transaction", "--exit-on-error",
+            "--no-owner", "--no-acl", "--schema=" + schema, "--dbname=" + tenant_params["dbname"], dump]
+    run_tool(argv, tenant_params, "pg_restore of schema %s as %s" % (schema, tenant_params.get("user")))
     return argv
 
 

@@ -14,13 +14,21 @@ start, imports, 69 alembic migrations). Instead:
    check / foreign key constraints, indexes, sequences, trigger functions,
    triggers) with the schema left unqualified, plus its rows (the
    ``alembic_version`` row and MLflow's default rows);
-3. that DDL runs in each new tenant schema with ``SET ROLE <tenant>`` and
-   ``search_path = <tenant>``, so the tenant owns its tables.
+3. that DDL runs in each new tenant schema with ``search_path = <tenant>``,
+   so the tenant owns its tables.
 
 Existing tenant schemas at an older revision are upgraded with MLflow's real
-alembic migrations (connection options ``role`` and ``search_path`` set to the
-tenant), which keep their rows. ``tests/integration/test_mlflow_schema*.py``
-proves a copy equals a real ``mlflow db upgrade``.
+alembic migrations (connection option ``search_path`` set to the tenant),
+which keep their rows. ``tests/integration/test_mlflow_schema*.py`` proves a
+copy equals a real ``mlflow db upgrade``.
+
+The admin never runs a tenant's code (issue 11): a user's schema is created
+and migrated through **the user's own login** (a function the user planted
+then runs as the user, who gains nothing); a group's schema, whose owner role
+has no member but the admin and which members cannot put code into, as the
+owner role, after checking that it holds no code the template does not have.
+The revisions are read by the admin only from plain tables that run no code
+when read (:func:`postgres.lock_plain_table`).
 
 No pg_dump is needed on the controller; only psycopg, and MLflow + SQLAlchemy
 when the template must be (re)built or a tenant upgraded.
@@ -37,6 +45,8 @@ try:
     from psycopg import sql
 except ImportError:  # the modules report the missing library
     sql = None
+
+from ansible_collections.enertef.workbench.plugins.module_utils.postgres import lock_plain_table
 
 TEMPLATE_SCHEMA = "workbench_mlflow_template"
 # serialises template (re)builds of concurrent runs: pg_advisory_xact_lock key
@@ -107,22 +117,55 @@ def head_revision(graph):
 
 # ------------------------------------------------------------ tenant schemas
 
-def schema_states(cursor, schemas):
-    """{schema: (exists, relation count, alembic revision or None)}."""
-    rows = cursor.execute(
-        "SELECT n.nspname, "
-        "  (SELECT count(*) FROM pg_class c WHERE c.relnamespace = n.oid "
-        "     AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')), "
-        "  to_regclass(quote_ident(n.nspname) || '.alembic_version') IS NOT NULL "
-        "FROM pg_namespace n WHERE n.nspname = ANY(%s)", (list(schemas),)).fetchall()
-    states = dict((schema, (False, 0, None)) for schema in schemas)
-    for schema, relations, has_version in rows:
-        revision = None
-        if has_version:
-            found = cursor.execute(sql.SQL("SELECT version_num FROM {}").format(
+def alembic_revisions(conn, schemas=None):
+    """({schema: revision}, {schema: problem}) of the ``alembic_version`` tables
+    in ``schemas`` (default: every schema that has one), read by the admin.
+
+    A table that could run code when read (a view, rules, row-level security,
+    a column that is not plain text ...) is not read: it is a problem. Several
+    rows give ``"<n rows>"``. One transaction, rolled back.
+    """
+    revisions, problems = {}, {}
+    with conn.transaction(force_rollback=True):
+        cursor = conn.cursor()
+        found = [r[0] for r in cursor.execute(
+            "SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = 'alembic_version' AND (%s::text[] IS NULL OR n.nspname = ANY(%s::text[])) "
+            "ORDER BY 1", (schemas and list(schemas), schemas and list(schemas))).fetchall()]
+        for schema in found:
+            problem = lock_plain_table(cursor, schema, "alembic_version", ["version_num"])
+            if problem:
+                problems[schema] = problem
+                continue
+            rows = cursor.execute(sql.SQL("SELECT version_num::pg_catalog.text FROM ONLY {}").format(
                 sql.Identifier(schema, "alembic_version"))).fetchall()
-            revision = found[0][0] if len(found) == 1 else ("<%d rows>" % len(found))
-        states[schema] = (True, relations, revision)
+            revisions[schema] = rows[0][0] if len(rows) == 1 else ("<%d rows>" % len(rows))
+    return revisions, problems
+
+
+def schema_states(conn, schemas, read_as_tenant=None):
+    """{schema: (exists, relation count, alembic revision or None)}.
+
+    A revision the admin will not read (see :func:`alembic_revisions`) is read
+    by ``read_as_tenant(schema)`` (the tenant's own login) when it returns
+    one, else MlflowSchemaError names each such schema.
+    """
+    rows = conn.execute(
+        "SELECT n.nspname, (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid "
+        "  AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')) "
+        "FROM pg_catalog.pg_namespace n WHERE n.nspname = ANY(%s)", (list(schemas),)).fetchall()
+    revisions, problems = alembic_revisions(conn, [row[0] for row in rows])
+    for schema in sorted(problems):
+        revision = read_as_tenant(schema) if read_as_tenant else None
+        if revision is not None:
+            revisions[schema] = revision
+            del problems[schema]
+    if problems:
+        raise MlflowSchemaError("not an MLflow schema, left alone (the admin reads no tenant object that can "
+                                "run code): %s" % "; ".join(problems[s] for s in sorted(problems)))
+    states = dict((schema, (False, 0, None)) for schema in schemas)
+    for schema, relations in rows:
+        states[schema] = (True, relations, revisions.get(schema))
     return states
 
 
@@ -149,13 +192,49 @@ def plan(states, graph, head):
     return create, upgrade, unchanged
 
 
-def check_can_act_as(cursor, roles):
-    missing = [r[0] for r in cursor.execute(
+def check_can_act_as(conn, roles):
+    missing = [r[0] for r in conn.execute(
         "SELECT r FROM unnest(%s::text[]) AS r WHERE to_regrole(r) IS NULL "
         "OR NOT pg_has_role(current_user, r, 'SET')", (list(roles),)).fetchall()]
     if missing:
         raise MlflowSchemaError("the login role cannot act as %s: provision them with "
                                 "enertef.workbench.pg_tenant first" % ", ".join(missing))
+
+
+_CODE_OF_SCHEMA = (
+    # what in a schema runs code or is not the owner's, as comparable (what, definition) rows
+    "SELECT 'function ' || p.proname, p.prosrc || ' security definer: ' || p.prosecdef::text "
+    "  || ' config: ' || coalesce(pg_catalog.array_to_string(p.proconfig, ','), '') "
+    "  || ' owned by the owner: ' || (p.proowner = pg_catalog.to_regrole(%(owner)s))::text "
+    "  FROM pg_catalog.pg_proc p WHERE p.pronamespace = pg_catalog.to_regnamespace(%(nsp)s) "
+    "UNION ALL SELECT 'trigger ' || t.tgname || ' on ' || c.relname, f.proname || ' type ' || t.tgtype::text "
+    "  || ' function in the schema: ' || (f.pronamespace = c.relnamespace)::text "
+    "  FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid "
+    "  JOIN pg_catalog.pg_proc f ON f.oid = t.tgfoid "
+    "  WHERE c.relnamespace = pg_catalog.to_regnamespace(%(nsp)s) AND NOT t.tgisinternal "
+    "UNION ALL SELECT 'rule ' || r.rulename || ' on ' || c.relname, '' FROM pg_catalog.pg_rewrite r "
+    "  JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE c.relnamespace = pg_catalog.to_regnamespace(%(nsp)s) "
+    "UNION ALL SELECT 'policy ' || p.polname || ' on ' || c.relname, '' FROM pg_catalog.pg_policy p "
+    "  JOIN pg_catalog.pg_class c ON c.oid = p.polrelid WHERE c.relnamespace = pg_catalog.to_regnamespace(%(nsp)s) "
+    "UNION ALL SELECT 'row-level security on ' || c.relname, '' FROM pg_catalog.pg_class c "
+    "  WHERE c.relnamespace = pg_catalog.to_regnamespace(%(nsp)s) AND (c.relrowsecurity OR c.relforcerowsecurity) "
+    "UNION ALL SELECT 'relation ' || c.relname || ' (relkind ' || c.relkind::text || ')', '' FROM pg_catalog.pg_class c "
+    "  WHERE c.relnamespace = pg_catalog.to_regnamespace(%(nsp)s) AND c.relkind NOT IN ('r', 'i', 'S') "
+    "UNION ALL SELECT 'relation ' || c.relname || ' owned by ' || pg_catalog.pg_get_userbyid(c.relowner), '' "
+    "  FROM pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.to_regnamespace(%(nsp)s) "
+    "  AND c.relowner <> pg_catalog.to_regrole(%(owner)s) AND c.relkind IN ('r', 'S') "
+    "UNION ALL SELECT 'type ' || t.typname || ' owned by ' || pg_catalog.pg_get_userbyid(t.typowner), '' "
+    "  FROM pg_catalog.pg_type t WHERE t.typnamespace = pg_catalog.to_regnamespace(%(nsp)s) AND t.typowner <> pg_catalog.to_regrole(%(owner)s) "
+    "  AND t.typrelid = 0 AND t.typcategory <> 'A'")
+
+
+def foreign_code(conn, schema, owner, template_owner):
+    """What in ``schema`` (owned by ``owner``) runs code and is not in the
+    template: the admin does not act as ``owner`` in a schema that has any."""
+    params = {"nsp": schema, "owner": owner}
+    found = set(conn.execute(_CODE_OF_SCHEMA, params).fetchall())
+    known = set(conn.execute(_CODE_OF_SCHEMA, {"nsp": TEMPLATE_SCHEMA, "owner": template_owner}).fetchall())
+    return sorted(name for name, definition in found - known)
 
 
 # ------------------------------------------------------------ migrations
@@ -164,7 +243,9 @@ def sqlalchemy_engine(url, schema, role=None):
     """An engine whose sessions use ``schema`` (and act as ``role``) from the start.
 
     MLflow's alembic env opens its own connections, so a ``SET`` on a shared
-    connection would not reach them; startup options do.
+    connection would not reach them; startup options do. ``role`` is only for
+    the admin acting as a group's owner role (see the module docstring); a
+    user's schema is migrated with the user's own login in ``url``.
     """
     import sqlalchemy
     options = "-c search_path=%s" % schema
@@ -191,7 +272,7 @@ def ensure_template(conn, url, head):
     """Make sure the template schema is at ``head``; return True if it was (re)built."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (TEMPLATE_LOCK_KEY,))
-        state = schema_states(conn.cursor(), [TEMPLATE_SCHEMA])[TEMPLATE_SCHEMA]
+        state = schema_states(conn, [TEMPLATE_SCHEMA])[TEMPLATE_SCHEMA]
         if state[2] == head:
             return False
         template = sql.Identifier(TEMPLATE_SCHEMA)
@@ -234,15 +315,17 @@ class SchemaCopy:
         self.sequences = sequences        # [(sequence name, last_value)]
         self.statement_count = statement_count
 
-    def apply(self, conn, schema, role):
-        """Create everything in ``schema`` as ``role``, in one transaction."""
+    def apply(self, conn, schema, role=None):
+        """Create everything in ``schema``, in one transaction: as the connection's
+        login (a user's own), or as ``role`` (the admin acting as a group's owner)."""
         with conn.transaction():
             cursor = conn.cursor()
             # No wait for the WAL flush at commit (about 40% of a copy's time). The
             # copy stays atomic; a server crash can only lose the latest copies,
             # leaving empty schemas that the next run creates again.
             cursor.execute("SET LOCAL synchronous_commit TO off")
-            cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            if role:
+                cursor.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
             cursor.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(schema)))
             cursor.execute(self.script)
             for insert, rows in self.rows:

@@ -9,18 +9,22 @@
   naming the server and the reason (no traceback) when it cannot be reached;
 * ``QueryLog``: runs statements and remembers them (secrets masked) for the
   ``queries`` result;
-* ``scram_sha256_verifier()``: hash a password on the controller, so the
-  plain text never travels to the server or into its logs.
+* ``encrypted_password()``: libpq's own SCRAM-SHA-256 hashing on the
+  controller, so the plain text never travels to the server or into its logs;
+* ``tenant_conn_params()``: the same server, logged in as a tenant;
+* ``lock_plain_table()``: before the admin reads a row of a tenant's table,
+  make sure it is a plain table that runs no code when read.
+
+The admin never runs a tenant's code (issue 11). Its sessions start with
+``search_path`` pinned to ``pg_catalog, pg_temp``, so no name it uses
+unqualified resolves to a tenant's function, operator or table; a tenant's
+own data and DDL are read and migrated through the tenant's own login.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import hashlib
-import hmac
-import os
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -38,6 +42,8 @@ except ImportError:
 SSL_MODES = ["allow", "disable", "prefer", "require", "verify-ca", "verify-full"]
 APPLICATION_NAME = "enertef.workbench"
 MASK = "********"
+# The admin's sessions resolve unqualified names in the system catalog only.
+ADMIN_OPTIONS = "-c search_path=pg_catalog,pg_temp"
 
 
 def postgres_common_argument_spec():
@@ -71,11 +77,20 @@ def get_conn_params(params, **override):
         "connect_timeout": params["connect_timeout"],
         "sslmode": params["ssl_mode"],
         "application_name": APPLICATION_NAME,
+        "options": ADMIN_OPTIONS,
     }
     if params.get("ca_cert"):
         conn["sslrootcert"] = params["ca_cert"]
     conn.update(override)
     return dict((key, value) for key, value in conn.items() if value is not None)
+
+
+def tenant_conn_params(conn_params, role, password):
+    """The admin's connection parameters, logged in as tenant ``role`` instead
+    (its own search_path, none of the admin's options)."""
+    params = dict(conn_params, user=role, password=password)
+    params.pop("options", None)
+    return params
 
 
 def describe_target(conn_params):
@@ -124,22 +139,67 @@ class QueryLog:
         return self.cursor.execute(query, params).fetchone()
 
 
-def scram_sha256_verifier(password, salt=None, iterations=4096):
-    """The SCRAM-SHA-256 verifier PostgreSQL stores for ``password``.
+def encrypted_password(conn, role, password):
+    """The SCRAM-SHA-256 verifier of ``password`` for ``role``, computed by libpq
+    (``PQencryptPasswordConn``) on the controller.
 
     ``CREATE/ALTER ROLE ... PASSWORD '<verifier>'`` stores it as is, so the
     plain text password is never sent to (and never logged by) the server.
     """
-    salt = salt if salt is not None else os.urandom(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    return "SCRAM-SHA-256$%d:%s$%s:%s" % (iterations, _b64(salt), _b64(stored_key), _b64(server_key))
+    return conn.pgconn.encrypt_password(password.encode("utf-8"), role.encode("utf-8"),
+                                        b"scram-sha-256").decode("ascii")
 
 
-def _b64(raw):
-    return base64.b64encode(raw).decode("ascii")
+# Column types whose output function is the server's own (a tenant cannot make
+# a base type; domains and composites are refused).
+PLAIN_TEXT_TYPES = ("pg_catalog.varchar", "pg_catalog.text")
+
+
+def plain_table_problem(cursor, schema, table, columns):
+    """Why reading ``columns`` of ``schema.table`` could run someone's code, or None.
+
+    A plain table (relkind 'r') with no rules, no triggers, no row-level
+    security and only built-in text columns that are not generated: a SELECT
+    from ONLY it runs nothing but the server's own code.
+    """
+    row = cursor.execute(
+        "SELECT c.relkind, c.relrowsecurity OR c.relforcerowsecurity, "
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid), "
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid), "
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), "
+        "  ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
+        "    AND a.attname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+        "    AND a.atttypid = ANY(%s::pg_catalog.regtype[]) ORDER BY 1) "
+        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s",
+        (list(columns), list(PLAIN_TEXT_TYPES), schema, table)).fetchone()
+    if row is None:
+        return "%s.%s does not exist" % (schema, table)
+    relkind, row_security, rules, triggers, policies, plain_columns = row
+    kinds = {"v": "a view", "m": "a materialized view", "f": "a foreign table", "p": "a partitioned table",
+             "S": "a sequence", "i": "an index", "c": "a composite type", "I": "a partitioned index"}
+    if relkind != "r":
+        return "%s.%s is %s, not a table" % (schema, table, kinds.get(relkind, "relkind %r" % relkind))
+    for present, what in ((rules, "rules"), (triggers, "triggers"), (policies or row_security, "row-level security")):
+        if present:
+            return "%s.%s has %s" % (schema, table, what)
+    if sorted(plain_columns) != sorted(columns):
+        return "%s.%s: columns %s are not plain text columns" % (
+            schema, table, ", ".join(sorted(set(columns) - set(plain_columns))))
+    return None
+
+
+def lock_plain_table(cursor, schema, table, columns, lock_timeout="5s"):
+    """In the current transaction: check, lock (ACCESS SHARE) and check again,
+    so that the table cannot become a view, gain a rule or row-level security
+    before the caller reads it (all of those need a lock that conflicts).
+    Returns the problem (nothing locked or read), or None."""
+    problem = plain_table_problem(cursor, schema, table, columns)
+    if problem:
+        return problem
+    cursor.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout)))
+    cursor.execute(sql.SQL("LOCK TABLE ONLY {} IN ACCESS SHARE MODE").format(sql.Identifier(schema, table)))
+    return plain_table_problem(cursor, schema, table, columns)
 
 
 def password_works(conn_params, user, password):
@@ -148,9 +208,8 @@ def password_works(conn_params, user, password):
     A non-superuser admin cannot read stored password hashes, so the only way
     to compare is to try. None means "could not tell" (not an auth failure).
     """
-    params = dict(conn_params, user=user, password=password)
     try:
-        psycopg.connect(**params).close()
+        psycopg.connect(**tenant_conn_params(conn_params, user, password)).close()
         return True, None
     except psycopg.OperationalError as err:
         text = str(err)

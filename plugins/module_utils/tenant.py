@@ -114,6 +114,7 @@ def tenant_for(name, kind="user"):
         "kind": kind,
         "id": ident,
         "pg_role": ident,
+        "pg_owner": group_owner_role(ident) if kind == "group" else ident,
         "pg_schema": ident,
         "pg_database": DATABASE,
         "s3_user": ident,
@@ -122,6 +123,15 @@ def tenant_for(name, kind="user"):
         "artifact_uri": "s3://%s/%s" % (BUCKET, ident),
         "k8s_secret": "workbench-%s-%s" % (kind, dns),
     }
+
+
+def group_owner_role(group_tenant):
+    """The NOLOGIN role that owns a group's schema and tables. Nobody but the
+    admin is its member: members get DML through the group role, never the
+    owner's rights (a member who could add a trigger would run code as the
+    next member who logs a group run). ``workbench`` is a reserved prefix, so
+    no user or group name can be it."""
+    return "workbench_owner_" + group_tenant
 
 
 def group_tenant_id(group):

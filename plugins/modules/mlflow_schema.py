@@ -23,6 +23,14 @@ description:
     one C(mlflow db upgrade)). The template is rebuilt when MLflow's head revision changes.
   - The tenant schemas and roles must exist (M(enertef.workbench.pg_tenant)); a
     schema holding other tables without C(alembic_version) is refused, untouched.
+  - "The admin login never runs a tenant's code: a user's schema is created and
+    upgraded through the user's own login (O(passwords)); a group's schema, which
+    only the admin can put code into, as the group's owner role, and only when it
+    holds no function, trigger, rule, policy or view the template lacks. The
+    revisions are read by the admin only from plain tables (no view, rule, trigger,
+    row-level security); anything else is refused, naming the schema."
+  - When every schema is already at the head revision the module reads one catalog
+    query per schema and imports neither MLflow nor SQLAlchemy.
   - Check mode reads the schemas' revisions and reports what would be done.
 author:
   - EnerTEF workbench team (@enertef)
@@ -51,6 +59,13 @@ options:
         (the schema revision must match the MLflow in the notebook image).
     type: str
     required: true
+  passwords:
+    description:
+      - "User name -> that user's PostgreSQL password (what M(enertef.workbench.pg_tenant) was
+        given). Needed for each user whose schema is created or upgraded: that is done through
+        the user's own login. Not used for groups."
+    type: dict
+    default: {}
   parallel:
     description:
       - How many connections copy MLflow's tables into new schemas at once (each
@@ -66,9 +81,11 @@ EXAMPLES = r"""
 - name: MLflow tables for every user in one run
   enertef.workbench.mlflow_schema:
     tenants: "{{ workbench_users | map(attribute='name') | list }}"
+    passwords: "{{ user_db_passwords }}"
     mlflow_version: "3.17.2"
     login_host: localhost
     login_password: "{{ secrets_credentials.postgres_admin_password }}"
+  no_log: true
 
 - name: MLflow tables for group ml
   enertef.workbench.mlflow_schema:
@@ -124,6 +141,7 @@ from ansible_collections.enertef.workbench.plugins.module_utils.mlflow_schema im
     check_can_act_as,
     copy_of_schema,
     ensure_template,
+    foreign_code,
     head_revision,
     installed_mlflow_version,
     migrate,
@@ -137,6 +155,8 @@ from ansible_collections.enertef.workbench.plugins.module_utils.postgres import 
     get_conn_params,
     postgres_common_argument_spec,
     psycopg,
+    sql,
+    tenant_conn_params,
 )
 from ansible_collections.enertef.workbench.plugins.module_utils.tenant import (
     TenantNameError,
@@ -149,15 +169,15 @@ class MlflowVersionError(ValueError):
 
 
 def tenant_roles(params):
-    """{schema: role} of the requested tenants, validated (before connecting)."""
+    """{schema: tenant ids} of the requested tenants, validated (before connecting)."""
     names = [params["tenant"]] if params["tenant"] is not None else params["tenants"]
-    roles = {}
+    tenants = {}
     for name in names:
         ids = tenant_for(name, params["kind"])
-        if ids["pg_schema"] in roles:
+        if ids["pg_schema"] in tenants:
             raise TenantNameError("tenant %r is listed twice" % name)
-        roles[ids["pg_schema"]] = ids["pg_role"]
-    return roles
+        tenants[ids["pg_schema"]] = ids
+    return tenants
 
 
 def check_mlflow_version(wanted):
@@ -171,7 +191,7 @@ def check_mlflow_version(wanted):
 
 
 def sqlalchemy_url(conn_params):
-    """The SQLAlchemy URL of the admin connection (for MLflow's migrations)."""
+    """The SQLAlchemy URL of a connection (for MLflow's migrations)."""
     from sqlalchemy.engine import URL
     query = {"sslmode": conn_params["sslmode"], "connect_timeout": str(conn_params["connect_timeout"])}
     if conn_params.get("host"):
@@ -183,18 +203,18 @@ def sqlalchemy_url(conn_params):
                       database=conn_params["dbname"], query=query)
 
 
-def copy_in_parallel(copy, conn_params, targets, parallel):
-    """Apply ``copy`` to each (schema, role), over ``parallel`` connections.
+def copy_in_parallel(copy, targets, parallel):
+    """Apply ``copy`` to each (schema, connection parameters, role), over ``parallel`` workers.
 
-    The server does the work (one backend per connection), so two connections
-    about halve the time on a two-core server. Each schema is its own transaction;
-    the first error is raised after the other workers finish.
+    The server does the work (one backend per connection), so two workers
+    about halve the time on a two-core server. Each schema is its own
+    transaction; the first error is raised after the other workers finish.
     """
     import concurrent.futures
 
     def work(chunk):
-        with psycopg.connect(autocommit=True, **conn_params) as worker:
-            for schema, role in chunk:
+        for schema, conn_params, role in chunk:
+            with psycopg.connect(autocommit=True, **conn_params) as worker:
                 copy.apply(worker, schema, role)
 
     chunks = [targets[i::parallel] for i in range(min(parallel, len(targets)))]
@@ -203,37 +223,95 @@ def copy_in_parallel(copy, conn_params, targets, parallel):
             future.result()
 
 
-def ensure_mlflow_schemas(conn, conn_params, roles, check_mode, parallel=2):
-    """Create/upgrade MLflow's tables for ``roles`` ({schema: role}); return the module result.
+class Acting:
+    """How the module acts in each tenant schema (see the module's description)."""
 
-    ``conn`` must be in autocommit mode: each schema gets its own transaction.
+    def __init__(self, conn_params, tenants, passwords):
+        self.conn_params = conn_params
+        self.tenants = tenants
+        self.passwords = passwords
+        self.template_owner = conn_params["user"]
+
+    def check(self, conn, schemas):
+        """Fail before any change when a schema cannot be acted on safely."""
+        users = [s for s in schemas if self.tenants[s]["kind"] == "user"]
+        missing = [self.tenants[s]["name"] for s in users if not self.passwords.get(self.tenants[s]["name"])]
+        if missing:
+            raise MlflowSchemaError("no password given for %s: a user's schema is created and upgraded "
+                                    "through the user's own login (option passwords)" % ", ".join(missing))
+        groups = [s for s in schemas if self.tenants[s]["kind"] == "group"]
+        check_can_act_as(conn, [self.tenants[s]["pg_owner"] for s in groups])
+        for schema in groups:
+            found = foreign_code(conn, schema, self.tenants[schema]["pg_owner"], self.template_owner)
+            if found:
+                raise MlflowSchemaError("group schema %s holds what no MLflow migration makes (%s): the admin "
+                                        "does not act in it; remove them or restore the group" % (
+                                            schema, ", ".join(found)))
+
+    def read_as_tenant(self, schema):
+        """The revision in a user's schema, read through the user's own login (whatever
+        code the user put there runs as the user), or None for a group or without password."""
+        ids = self.tenants.get(schema)
+        if not ids or ids["kind"] != "user" or not self.passwords.get(ids["name"]):
+            return None
+        params, dummy = self.target(schema)
+        try:
+            with psycopg.connect(autocommit=True, **params) as tenant:
+                rows = tenant.execute(sql.SQL("SELECT version_num::text FROM {}").format(
+                    sql.Identifier(schema, "alembic_version"))).fetchall()
+        except psycopg.Error as err:
+            raise MlflowSchemaError("schema %s: reading its alembic_version as %s failed: %s"
+                                    % (schema, ids["pg_role"], str(err).strip()))
+        return rows[0][0] if len(rows) == 1 else "<%d rows>" % len(rows)
+
+    def target(self, schema):
+        """(connection parameters, role to SET or None) for ``schema``."""
+        ids = self.tenants[schema]
+        if ids["kind"] == "user":
+            return tenant_conn_params(self.conn_params, ids["pg_role"], self.passwords[ids["name"]]), None
+        return self.conn_params, ids["pg_owner"]
+
+
+def ensure_mlflow_schemas(conn, conn_params, tenants, check_mode, parallel=2, passwords=None):
+    """Create/upgrade MLflow's tables for ``tenants`` ({schema: tenant ids}); return the module result.
+
+    ``conn`` (the admin's) must be in autocommit mode: each schema gets its own
+    transaction. ``passwords``: user name -> password, for the users whose
+    schemas change.
     """
     graph = revision_graph()
     head = head_revision(graph)
-    before = schema_states(conn.cursor(), roles)
+    acting = Acting(conn_params, tenants, passwords or {})
+    before = schema_states(conn, tenants, acting.read_as_tenant)
     create, upgrade, unchanged = plan(before, graph, head)
-    check_can_act_as(conn.cursor(), [roles[s] for s in create + upgrade])
-
+    acting.check(conn, create + upgrade)
     queries = []
     rebuilt = False
     if not check_mode and (create or upgrade):
-        url = sqlalchemy_url(conn_params)
         if create:
-            rebuilt = ensure_template(conn, url, head)
+            rebuilt = ensure_template(conn, sqlalchemy_url(conn_params), head)
             if rebuilt:
                 queries.append("mlflow db upgrade (MLflow's migrations) of template schema %s" % TEMPLATE_SCHEMA)
             copy = copy_of_schema(conn, TEMPLATE_SCHEMA)
-            copy_in_parallel(copy, conn_params, [(s, roles[s]) for s in create], parallel)
-            queries.extend("SET ROLE %s; SET search_path TO %s; copy of %s (%d statements, %d tables of rows)"
-                           % (roles[s], s, TEMPLATE_SCHEMA, copy.statement_count, len(copy.rows)) for s in create)
+            copy_in_parallel(copy, [(s,) + acting.target(s) for s in create], parallel)
+            queries.extend("%s; SET search_path TO %s; copy of %s (%d statements, %d tables of rows)"
+                           % (describe_acting(acting.target(s)), s, TEMPLATE_SCHEMA, copy.statement_count,
+                              len(copy.rows)) for s in create)
         for schema in upgrade:
-            migrate(url, schema, roles[schema])
-            queries.append("alembic upgrade heads in schema %s as role %s (from revision %s)"
-                           % (schema, roles[schema], before[schema][2]))
+            params, role = acting.target(schema)
+            try:
+                migrate(sqlalchemy_url(params), schema, role)
+            except ImportError:
+                raise
+            except Exception as err:  # pylint: disable=broad-exception-caught
+                # MLflow's migrations raise SQLAlchemy's errors: name the schema, not a traceback
+                raise MlflowSchemaError("upgrade of schema %s (%s) failed, that schema is left as it was: %s"
+                                        % (schema, describe_acting((params, role)), str(err).strip()[:2000]))
+            queries.append("alembic upgrade heads in schema %s, %s (from revision %s)"
+                           % (schema, describe_acting((params, role)), before[schema][2]))
     else:
         queries.extend("would copy %s into schema %s" % (TEMPLATE_SCHEMA, s) for s in create)
         queries.extend("would upgrade schema %s from revision %s" % (s, before[s][2]) for s in upgrade)
-
     return {
         "changed": bool(create or upgrade),
         "created": create,
@@ -242,9 +320,14 @@ def ensure_mlflow_schemas(conn, conn_params, roles, check_mode, parallel=2):
         "revision": head,
         "template_rebuilt": rebuilt,
         "queries": queries,
-        "diff": {"before": dict((s, before[s][2]) for s in sorted(roles)),
-                 "after": dict((s, head if s in create + upgrade else before[s][2]) for s in sorted(roles))},
+        "diff": {"before": dict((s, before[s][2]) for s in sorted(tenants)),
+                 "after": dict((s, head if s in create + upgrade else before[s][2]) for s in sorted(tenants))},
     }
+
+
+def describe_acting(target):
+    params, role = target
+    return "SET ROLE %s" % role if role else "logged in as %s" % params["user"]
 
 
 def argument_spec():
@@ -254,6 +337,7 @@ def argument_spec():
         tenants=dict(type="list", elements="str"),
         kind=dict(type="str", default="user", choices=["user", "group"]),
         mlflow_version=dict(type="str", required=True),
+        passwords=dict(type="dict", default={}, no_log=True),
         parallel=dict(type="int", default=2),
     )
     return spec
@@ -278,7 +362,7 @@ def main():
     conn = connect_to_db(module, conn_params, autocommit=True)
     try:
         result = ensure_mlflow_schemas(conn, conn_params, roles, module.check_mode,
-                                       max(1, module.params["parallel"]))
+                                       max(1, module.params["parallel"]), module.params["passwords"])
     except MlflowSchemaError as err:
         module.fail_json(msg=str(err), changed=False)
     except psycopg.Error as err:

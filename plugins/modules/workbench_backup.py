@@ -65,7 +65,12 @@ options:
     type: dict
     default: {}
 notes:
-  - The files are written with mode 0600 in directories with mode 0700; the backup holds every credential.
+  - The files are written with mode 0600 in directories with mode 0700 from the first byte (umask 077
+    while the backup is written); the backup holds every credential.
+  - "The admin runs no tenant's code: MLflow revisions are read only from plain C(alembic_version)
+    tables (a view, rule, trigger or row-level security there gives revision C(null) and a warning);
+    pg_dump reads with row security off, and the rows of a table whose owner forced row-level
+    security are left out, with a warning naming it."
   - Running it twice makes two backups, so it always reports a change.
 """
 
@@ -134,26 +139,33 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     is_client_error,
     object_store_argument_spec,
 )
+from ansible_collections.enertef.workbench.plugins.module_utils.mlflow_schema import alembic_revisions
 from ansible_collections.enertef.workbench.plugins.module_utils.postgres import (
     connect_to_db,
     get_conn_params,
     postgres_common_argument_spec,
-    sql,
 )
 from ansible_collections.enertef.workbench.plugins.module_utils.tenant import GROUP_PREFIX, name_problem
 
 
 def mlflow_schemas(conn):
-    """{schema: alembic revision} of every schema with an alembic_version table."""
-    found = {}
-    cursor = conn.cursor()
-    for (schema,) in cursor.execute(
-            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'alembic_version' "
-            "ORDER BY 1").fetchall():
-        rows = cursor.execute(sql.SQL("SELECT version_num FROM {}").format(
-            sql.Identifier(schema, "alembic_version"))).fetchall()
-        found[schema] = rows[0][0] if len(rows) == 1 else None
-    return found
+    """({schema: alembic revision or None}, warnings) of every schema with an
+    alembic_version table. The admin reads none that could run a tenant's code
+    (a view, rules, row-level security ...): those are None, with a warning."""
+    revisions, problems = alembic_revisions(conn)
+    found = dict(revisions)
+    found.update((schema, None) for schema in problems)
+    warnings = ["schema %s: revision not read (%s)" % (schema, problems[schema]) for schema in sorted(problems)]
+    return found, warnings
+
+
+def forced_row_security_tables(conn):
+    """(schema, table) of tables whose owner forced row-level security: pg_dump
+    (row security off, so no policy of a tenant ever runs) cannot read them."""
+    return conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE c.relforcerowsecurity AND c.relkind IN ('r', 'p') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2").fetchall()
 
 
 def tenants(conn, schemas):
@@ -197,11 +209,11 @@ def input_problems(params):
     return problems
 
 
-def make_backup(module, conn_params, s3, root, schemas, found_tenants):
+def make_backup(module, conn_params, s3, root, schemas, found_tenants, without_rows):
     params = module.params
     os.makedirs(os.path.join(root, "postgres"), mode=0o700)
     dump = os.path.join(root, *lib.DUMP_FILE.split("/"))
-    argv = lib.pg_dump(params["pg_bin_dir"], conn_params, dump)
+    argv = lib.pg_dump(params["pg_bin_dir"], conn_params, dump, without_rows)
     files = []
 
     def add(relative):
@@ -233,10 +245,6 @@ def make_backup(module, conn_params, s3, root, schemas, found_tenants):
         "metadata": params["metadata"],
     }
     lib.write_index(root, manifest)
-    for directory, dummy, names in os.walk(root):
-        os.chmod(directory, 0o700)
-        for name in names:
-            os.chmod(os.path.join(directory, name), 0o600)
     return manifest, argv
 
 
@@ -264,10 +272,15 @@ def main():
     conn_params = get_conn_params(params)
     conn = connect_to_db(module, conn_params, autocommit=True)
     try:
-        schemas = mlflow_schemas(conn)
+        schemas, warnings = mlflow_schemas(conn)
         found_tenants = tenants(conn, schemas)
+        without_rows = forced_row_security_tables(conn)
     finally:
         conn.close()
+    warnings += ["table %s.%s: its rows are not in the backup (its owner forced row-level security, "
+                 "which the admin does not evaluate)" % pair for pair in without_rows]
+    for warning in warnings:
+        module.warn(warning)
     result = {"changed": True, "path": root, "schemas": schemas, "tenants": found_tenants, "commands": []}
     try:
         lib.pg_tool(params["pg_bin_dir"], "pg_dump")
@@ -276,11 +289,15 @@ def main():
             listed = [o for b in params["buckets"] for o in lib.list_objects(s3, b)]
             result["objects"] = {"count": len(listed), "bytes": sum(o["Size"] for o in listed)}
             module.exit_json(**result)
+        # 0600 files in 0700 directories from the first byte: a backup holds every credential
+        previous_umask = os.umask(0o077)
         try:
-            manifest, argv = make_backup(module, conn_params, s3, root, schemas, found_tenants)
+            manifest, argv = make_backup(module, conn_params, s3, root, schemas, found_tenants, without_rows)
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
+        finally:
+            os.umask(previous_umask)
     except lib.BackupError as err:
         module.fail_json(msg=str(err), path=root)
     except Exception as err:  # pylint: disable=broad-exception-caught

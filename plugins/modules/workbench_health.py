@@ -114,6 +114,7 @@ from ansible_collections.enertef.workbench.plugins.module_utils.postgres import 
     postgres_common_argument_spec,
     psycopg,
     sql,
+    tenant_conn_params,
 )
 from ansible_collections.enertef.workbench.plugins.module_utils.tenant import name_problem, tenant_for
 
@@ -160,7 +161,7 @@ def check_object_store(params):
 def check_tenant_db(conn_params, ids, password, head):
     """Problems of one tenant's database side (own login, own schema at head)."""
     try:
-        with psycopg.connect(**dict(conn_params, user=ids["pg_role"], password=password or "")) as conn:
+        with psycopg.connect(**tenant_conn_params(conn_params, ids["pg_role"], password or "")) as conn:
             schema = conn.execute("SELECT current_schema()").fetchone()[0]
             if schema != ids["pg_schema"]:
                 return ["search_path resolves to %r, not the tenant's schema %s" % (schema, ids["pg_schema"])]

@@ -17,8 +17,12 @@ description:
     a missing file or a checksum mismatch fails naming the file), the roles owning the dumped
     objects must exist (provision the tenants first, e.g. with the C(users) role), and both servers
     must answer.
-  - "O(parts) C(postgres): C(pg_restore --clean --if-exists --single-transaction) of the dump into O(db):
-    the dumped schemas are replaced by the backup's, all or nothing."
+  - "O(parts) C(postgres): each user's schema is emptied (C(DROP SCHEMA ... CASCADE)), then
+    C(pg_restore --clean --if-exists --single-transaction) of everything else (the groups' schemas,
+    the template, the schemas themselves) as the admin, then each user's schema is restored through
+    the user's own login (O(passwords)): what a user stored (CHECK constraints, defaults, triggers
+    calling its functions) runs as that user while its rows go in, never with the admin's rights.
+    A user whose restore fails is named; the others are restored."
   - "O(parts) C(objects): every object is put back under its key, unless the bucket already holds the
     same bytes (size and MD5 ETag). Missing buckets are created. Objects not in the backup are left alone."
   - Check mode verifies everything and reports what would be restored.
@@ -44,6 +48,12 @@ options:
       - Directory holding C(pg_restore) (version at least the dump's). Empty means C(PATH).
     type: path
     default: ""
+  passwords:
+    description:
+      - User name -> that user's PostgreSQL password, for every user whose schema is in the backup
+        (the users role keeps them in C(user-credentials.yml)). Checked before anything changes.
+    type: dict
+    default: {}
 notes:
   - Restoring the database replaces the data of the dumped schemas, so a run with C(postgres) always
     reports a change. Role passwords are not in a database dump; they stay as they are.
@@ -102,7 +112,10 @@ from ansible_collections.enertef.workbench.plugins.module_utils.postgres import 
     connect_to_db,
     get_conn_params,
     postgres_common_argument_spec,
+    sql,
+    tenant_conn_params,
 )
+from ansible_collections.enertef.workbench.plugins.module_utils.tenant import tenant_for
 
 
 def missing_roles(module, conn_params, roles):
@@ -112,6 +125,46 @@ def missing_roles(module, conn_params, roles):
             "SELECT r FROM unnest(%s::text[]) AS r WHERE to_regrole(r) IS NULL ORDER BY 1", (list(roles),)).fetchall()]
     finally:
         conn.close()
+
+
+def user_schemas(manifest):
+    """{user name: schema} of the users whose schemas the dump holds."""
+    names = [u["name"] for u in manifest["postgres"].get("tenants", {}).get("users", [])]
+    schemas = manifest["postgres"].get("schemas", {})
+    return dict((name, tenant_for(name)["pg_schema"]) for name in names if tenant_for(name)["pg_schema"] in schemas)
+
+
+def restore_postgres(module, conn_params, dump, users):
+    """Empty the users' schemas, restore the rest as the admin, then each user's schema as the user."""
+    bin_dir = module.params["pg_bin_dir"]
+    conn = connect_to_db(module, conn_params, autocommit=True)
+    try:
+        with conn.transaction():
+            for schema in sorted(users.values()):
+                # dropping runs no code of the schema's owner
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    finally:
+        conn.close()
+    commands = [" ".join(lib.pg_restore(bin_dir, conn_params, dump, sorted(users.values())))]
+    conn = connect_to_db(module, conn_params, autocommit=True)
+    try:
+        for name, schema in sorted(users.items()):
+            # a user may not create schemas: it restores into its own, empty one
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+                sql.Identifier(schema), sql.Identifier(tenant_for(name)["pg_role"])))
+    finally:
+        conn.close()
+    failed = []
+    for name, schema in sorted(users.items()):
+        login = tenant_conn_params(conn_params, tenant_for(name)["pg_role"], module.params["passwords"][name])
+        try:
+            commands.append(" ".join(lib.pg_restore_schema(bin_dir, login, dump, schema)))
+        except lib.BackupError as err:
+            failed.append("%s: %s" % (name, err))
+    if failed:
+        module.fail_json(msg="restored all but these users' schemas (each left empty):\n- " + "\n- ".join(failed),
+                         commands=commands, changed=True)
+    return commands
 
 
 def ensure_bucket(s3, bucket, check_mode):
@@ -132,6 +185,7 @@ def main():
         path=dict(type="path", required=True),
         parts=dict(type="list", elements="str", choices=["postgres", "objects"], default=["postgres", "objects"]),
         pg_bin_dir=dict(type="path", default=""),
+        passwords=dict(type="dict", default={}, no_log=True),
     ))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     params = module.params
@@ -165,10 +219,16 @@ def main():
 
         if restore_pg:
             dump = lib.inside(root, manifest["postgres"]["file"])
+            users = user_schemas(manifest)
+            unknown = sorted(name for name in users if not params["passwords"].get(name))
+            if unknown:
+                module.fail_json(msg="no password given for %s: a user's schema is restored through the "
+                                     "user's own login (option passwords); nothing was restored"
+                                 % ", ".join(unknown), **result)
             if module.check_mode:
                 result["commands"].append("pg_restore --clean --if-exists --single-transaction %s" % dump)
             else:
-                result["commands"].append(" ".join(lib.pg_restore(params["pg_bin_dir"], conn_params, dump)))
+                result["commands"] += restore_postgres(module, conn_params, dump, users)
             result["schemas"] = manifest["postgres"].get("schemas", {})
             result["changed"] = True
         if restore_objects:

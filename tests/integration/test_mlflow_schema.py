@@ -27,6 +27,9 @@ pytestmark = pytest.mark.integration
 
 MLFLOW_VERSION = "3.17.2"
 MLFLOW_CLI = str(Path(sys.executable).parent / "mlflow")
+# user name -> password of every tenant make_tenant made: mlflow_schema works in
+# a user's schema through the user's own login
+PASSWORDS = {}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,7 @@ def make_tenant(pg_module):
         password = secrets.token_urlsafe(18)
         result = pg_module("pg_tenant", name=name, password=password)
         assert result["changed"] and not result.get("failed"), result
+        PASSWORDS[name] = password
         return password
     return make
 
@@ -105,12 +109,12 @@ def test_check_mode_create_idempotent(pg_module, tenant_postgres, make_tenant):
         make_tenant(name)
     args = dict(tenants=["mls_one", "mls_two"], mlflow_version=MLFLOW_VERSION)
 
-    checked = pg_module("mlflow_schema", check=True, **args)
+    checked = pg_module("mlflow_schema", passwords=PASSWORDS, check=True, **args)
     assert checked["changed"] and checked["created"] == ["mls_one", "mls_two"], checked
     assert checked["diff"]["before"] == {"mls_one": None, "mls_two": None}
     assert revision_of(tenant_postgres, "mls_one") is None and revision_of(tenant_postgres, "mls_two") is None
 
-    created = pg_module("mlflow_schema", **args)
+    created = pg_module("mlflow_schema", passwords=PASSWORDS, **args)
     assert created["changed"] and created["created"] == ["mls_one", "mls_two"], created
     head = created["revision"]
     assert revision_of(tenant_postgres, "mls_one") == revision_of(tenant_postgres, "mls_two") == head
@@ -119,7 +123,7 @@ def test_check_mode_create_idempotent(pg_module, tenant_postgres, make_tenant):
                               "WHERE relnamespace = 'mls_one'::regnamespace").fetchall()
     assert owners == [("mls_one",)]
 
-    again = pg_module("mlflow_schema", **args)
+    again = pg_module("mlflow_schema", passwords=PASSWORDS, **args)
     assert again["changed"] is False and again["unchanged"] == ["mls_one", "mls_two"], again
     assert again["created"] == again["upgraded"] == [] and not again["template_rebuilt"]
 
@@ -127,7 +131,7 @@ def test_check_mode_create_idempotent(pg_module, tenant_postgres, make_tenant):
 def test_copy_equals_a_real_mlflow_db_upgrade(pg_module, tenant_postgres, make_tenant):
     make_tenant("mls_copy")
     migrated_password = make_tenant("mls_migrated")
-    assert not pg_module("mlflow_schema", tenant="mls_copy", mlflow_version=MLFLOW_VERSION).get("failed")
+    assert not pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_copy", mlflow_version=MLFLOW_VERSION).get("failed")
     # the seed's way, as the tenant itself: its search_path puts the tables in its schema
     proc = subprocess.run([MLFLOW_CLI, "db", "upgrade", tenant_postgres.url("mls_migrated", migrated_password)],
                           capture_output=True, text=True, timeout=300)
@@ -148,7 +152,7 @@ def test_copy_equals_a_real_mlflow_db_upgrade(pg_module, tenant_postgres, make_t
 
 def test_mlflow_logs_runs_and_models_into_a_copy(pg_module, tenant_postgres, make_tenant):
     password = make_tenant("mls_logger")
-    assert pg_module("mlflow_schema", tenant="mls_logger", mlflow_version=MLFLOW_VERSION)["created"] == ["mls_logger"]
+    assert pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_logger", mlflow_version=MLFLOW_VERSION)["created"] == ["mls_logger"]
     from mlflow.tracking import MlflowClient
 
     url = tenant_postgres.url("mls_logger", password)
@@ -205,9 +209,9 @@ def test_older_schema_is_upgraded_with_rows_kept(pg_module, tenant_postgres, mak
                      "SELECT 'owner', 'mls_old', experiment_id FROM experiments")
     assert revision_of(tenant_postgres, "mls_old") == old
 
-    checked = pg_module("mlflow_schema", check=True, tenant="mls_old", mlflow_version=MLFLOW_VERSION)
+    checked = pg_module("mlflow_schema", passwords=PASSWORDS, check=True, tenant="mls_old", mlflow_version=MLFLOW_VERSION)
     assert checked["upgraded"] == ["mls_old"] and revision_of(tenant_postgres, "mls_old") == old
-    upgraded = pg_module("mlflow_schema", tenant="mls_old", mlflow_version=MLFLOW_VERSION)
+    upgraded = pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_old", mlflow_version=MLFLOW_VERSION)
     assert upgraded["changed"] and upgraded["upgraded"] == ["mls_old"], upgraded
     assert revision_of(tenant_postgres, "mls_old") == upgraded["revision"] != old
     with tenant_postgres.superuser_connect() as conn:
@@ -220,7 +224,7 @@ def test_older_schema_is_upgraded_with_rows_kept(pg_module, tenant_postgres, mak
     from mlflow.tracking import MlflowClient
     url = tenant_postgres.url("mls_old", password)
     assert MlflowClient(tracking_uri=url).get_experiment_by_name("before-upgrade").tags == {"owner": "mls_old"}
-    assert pg_module("mlflow_schema", tenant="mls_old", mlflow_version=MLFLOW_VERSION)["changed"] is False
+    assert pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_old", mlflow_version=MLFLOW_VERSION)["changed"] is False
 
 
 def test_stale_template_is_rebuilt_before_a_copy(pg_module, tenant_postgres, make_tenant):
@@ -229,14 +233,14 @@ def test_stale_template_is_rebuilt_before_a_copy(pg_module, tenant_postgres, mak
     gets the head DDL, not the stale copy."""
     make_tenant("mls_fresh_ref")
     make_tenant("mls_after_move")
-    assert not pg_module("mlflow_schema", tenant="mls_fresh_ref", mlflow_version=MLFLOW_VERSION).get("failed")
+    assert not pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_fresh_ref", mlflow_version=MLFLOW_VERSION).get("failed")
     template = logic.TEMPLATE_SCHEMA
     with tenant_postgres.superuser_connect() as conn:
         conn.execute("UPDATE %s.alembic_version SET version_num = %%s" % template, (older_revision(),))
         conn.execute("DROP INDEX %s.index_metrics_run_uuid" % template)
         conn.execute("CREATE TABLE %s.left_by_an_older_mlflow (x int)" % template)
 
-    moved = pg_module("mlflow_schema", tenant="mls_after_move", mlflow_version=MLFLOW_VERSION)
+    moved = pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_after_move", mlflow_version=MLFLOW_VERSION)
     assert moved["changed"] and moved["template_rebuilt"] is True, moved
     assert moved["created"] == ["mls_after_move"]
     head = moved["revision"]
@@ -250,15 +254,15 @@ def test_refusals_change_nothing(pg_module, tenant_postgres, make_tenant):
     with tenant_postgres.connect("mls_foreign", password) as conn:
         conn.execute("CREATE TABLE my_own_table (x int)")
 
-    mismatch = pg_module("mlflow_schema", tenant="mls_foreign", mlflow_version="3.16.0")
+    mismatch = pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_foreign", mlflow_version="3.16.0")
     assert mismatch.get("failed") and "mlflow_version is 3.16.0" in mismatch["msg"]
     assert "installed here is %s" % MLFLOW_VERSION in mismatch["msg"]
 
-    foreign = pg_module("mlflow_schema", tenant="mls_foreign", mlflow_version=MLFLOW_VERSION)
+    foreign = pg_module("mlflow_schema", passwords=PASSWORDS, tenant="mls_foreign", mlflow_version=MLFLOW_VERSION)
     assert foreign.get("failed") and "not an MLflow schema" in foreign["msg"], foreign
-    missing = pg_module("mlflow_schema", tenants=["mls_nobody"], mlflow_version=MLFLOW_VERSION)
+    missing = pg_module("mlflow_schema", passwords=PASSWORDS, tenants=["mls_nobody"], mlflow_version=MLFLOW_VERSION)
     assert missing.get("failed") and "schema mls_nobody does not exist" in missing["msg"]
-    hostile = pg_module("mlflow_schema", tenants=["mls_fine", "x; DROP SCHEMA public"], mlflow_version=MLFLOW_VERSION)
+    hostile = pg_module("mlflow_schema", passwords=PASSWORDS, tenants=["mls_fine", "x; DROP SCHEMA public"], mlflow_version=MLFLOW_VERSION)
     assert hostile.get("failed") and hostile["msg"].startswith("user name 'x; DROP SCHEMA public'")
     with tenant_postgres.superuser_connect() as conn:
         assert conn.execute("SELECT count(*) FROM pg_class WHERE relnamespace = 'mls_foreign'::regnamespace"

@@ -45,7 +45,7 @@ def tenants(tenant_postgres):
     with psycopg.connect(autocommit=True, **conn_params) as conn:
         for kind, names in (("user", [A, B, OUTSIDER]), ("group", [GROUP])):
             roles = mlflow_schema.tenant_roles({"tenant": None, "tenants": names, "kind": kind})
-            mlflow_schema.ensure_mlflow_schemas(conn, conn_params, roles, check_mode=False)
+            mlflow_schema.ensure_mlflow_schemas(conn, conn_params, roles, check_mode=False, passwords=passwords)
     with tenant_postgres.connect(B, passwords[B]) as conn:  # B's precious experiment
         conn.execute("INSERT INTO experiments (name, artifact_location, lifecycle_stage, workspace) "
                      "VALUES ('b-secret', 's3://mlflow/iso_b/1', 'active', 'default')")

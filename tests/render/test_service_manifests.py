@@ -33,8 +33,9 @@ CONTRACT_SERVICES = {
 # Container -> env vars that carry credentials -> (Secret, key) of the contract; nothing else may
 # set them (the SeaweedFS console reads its login from a mounted Secret file instead).
 CONTRACT_SECRET_ENV = {
-    "postgres": {"POSTGRES_USER": ("workbench-postgres-admin", "username"),
-                 "POSTGRES_PASSWORD": ("workbench-postgres-admin", "password")},
+    "postgres": {"POSTGRES_PASSWORD": ("workbench-postgres-admin", "superuser_password"),
+                 "WORKBENCH_ADMIN_USER": ("workbench-postgres-admin", "username"),
+                 "WORKBENCH_ADMIN_PASSWORD": ("workbench-postgres-admin", "password")},
     "seaweedfs": {"AWS_ACCESS_KEY_ID": ("workbench-object-store-root", "root-user"),
                   "AWS_SECRET_ACCESS_KEY": ("workbench-object-store-root", "root-password")},
     "console": {},
