@@ -12,6 +12,7 @@ SeaweedFS in tests/integration/test_s3_isolation.py.
 The option checks shared by both backends are tested here too.
 """
 import json
+import secrets
 
 import pytest
 from minio.error import MinioAdminException
@@ -226,14 +227,15 @@ def test_policy_denies_self_made_service_accounts():
 def test_every_run_removes_service_accounts_so_rotation_leaves_one_key():
     admin = FakeMinioAdmin()
     run(admin)
-    admin.add_service_account(access_key="alicekey1", secret_key="x" * 8, parent="alice")
-    admin.add_service_account(access_key="bobkey", secret_key="x" * 8, parent="bob")
+    alice_made, bob_made = secrets.token_hex(8), secrets.token_hex(8)
+    admin.add_service_account(access_key=alice_made, secret_key=secrets.token_hex(8), parent="alice")
+    admin.add_service_account(access_key=bob_made, secret_key=secrets.token_hex(8), parent="bob")
     checked = run(admin, check_mode=True)
-    assert "delete_service_account alicekey1 (of alice)" in checked["actions"]
-    assert "alicekey1" in admin.service_accounts
-    rotated = run(admin, secret_key="n" * 40, update_secret="always")
-    assert ("delete_service_account", "alicekey1") in admin.mutations()
-    assert admin.service_accounts == {"bobkey": "bob"}
+    assert "delete_service_account %s (of alice)" % alice_made in checked["actions"]
+    assert alice_made in admin.service_accounts
+    rotated = run(admin, secret_key=secrets.token_urlsafe(30), update_secret="always")
+    assert ("delete_service_account", alice_made) in admin.mutations()
+    assert admin.service_accounts == {bob_made: "bob"}
     assert rotated["diff"]["after"]["service_accounts"] == []
     assert run(admin)["changed"] is False
 
