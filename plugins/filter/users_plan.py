@@ -15,7 +15,8 @@ import secrets
 import string
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.enertef.workbench.plugins.module_utils.tenant import name_problem, tenant_for
+from ansible_collections.enertef.workbench.plugins.module_utils.login import hash_password
+from ansible_collections.enertef.workbench.plugins.module_utils.tenant import BUCKET, DATABASE, name_problem, tenant_for
 
 FIELDS = {"name", "groups", "state", "purge"}
 STATES = {"present", "absent"}
@@ -52,49 +53,91 @@ def _csv_rows(csv_text):
             for row in reader]
 
 
-def users_plan(users, csv_text=""):
-    """Validate and normalize the declared users; see users_plan.yml."""
-    entries = [("workbench_users[%d]" % i, u) for i, u in enumerate(users or [])]
-    # row 1 of the file is the header
-    entries += [("CSV row %d" % (i + 2), r) for i, r in enumerate(_csv_rows(csv_text))]
-    problems, plan, seen = [], [], {}
-    for where, entry in entries:
-        if isinstance(entry, str):
-            entry = {"name": entry}
-        if not isinstance(entry, dict):
-            problems.append("%s: expected a name or a mapping, got %r" % (where, entry))
-            continue
-        unknown = set(entry) - FIELDS
-        if unknown:
-            problems.append("%s: unknown field(s) %s (allowed: %s)" % (
-                where, ", ".join(sorted(unknown)), ", ".join(sorted(FIELDS))))
-        name = entry.get("name")
-        name = name.strip() if isinstance(name, str) and entry is not None else name
+def _entry_problems(where, entry, problems):
+    """The user of one declared entry (normalized), or None when it cannot be read."""
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict):
+        problems.append("%s: expected a name or a mapping, got %r" % (where, entry))
+        return None
+    unknown = set(entry) - FIELDS
+    if unknown:
+        problems.append("%s: unknown field(s) %s (allowed: %s)" % (
+            where, ", ".join(sorted(unknown)), ", ".join(sorted(FIELDS))))
+    name = entry.get("name")
+    problem = name_problem(name)
+    if problem:
+        problems.append("%s: %s" % (where, problem))
+        return None
+    state = str(entry.get("state") or "present").strip().lower()
+    if state not in STATES:
+        problems.append("%s: state of %r must be present or absent, got %r" % (where, name, state))
+    groups = _as_groups(entry.get("groups"))
+    for group in groups:
+        group_problem = name_problem(group, "group")
+        if group_problem:
+            problems.append("%s: group of %r: %s" % (where, name, group_problem))
+    return {"name": name, "groups": sorted(set(str(g) for g in groups)), "state": state,
+            "purge": _as_bool(entry.get("purge", False), where, problems)}
+
+
+def _admin_problems(admins, places_of, problems):
+    """Admins are users declared in the inventory (present), never in the CSV file."""
+    for index, name in enumerate(admins):
+        where = "workbench_admins[%d]" % index
         problem = name_problem(name)
         if problem:
             problems.append("%s: %s" % (where, problem))
             continue
-        if name in seen:
-            problems.append("%s: user %r is declared twice (first in %s)" % (where, name, seen[name]))
+        places = places_of.get(name, [])
+        if not places:
+            problems.append("%s: %r is not a declared user: an admin is a user declared in workbench_users "
+                            "(with a tenant and a login of their own)" % (where, name))
+        for place, user in places:
+            if place.startswith("CSV"):
+                problems.append("%s: %r is in workbench_admins: admins are declared in the inventory's "
+                                "workbench_users, not in the CSV file" % (place, name))
+            elif user["state"] != "present":
+                problems.append("%s: %r is off-boarded (state: %s in %s): an admin must be a present user"
+                                % (where, name, user["state"], place))
+
+
+def users_plan(users, csv_text="", admins=None):
+    """Validate and normalize the declared users; see users_plan.yml."""
+    if isinstance(admins, str):
+        admins = [admins]
+    admins = list(admins or [])
+    entries = [("workbench_users[%d]" % i, u) for i, u in enumerate(users or [])]
+    # row 1 of the file is the header
+    entries += [("CSV row %d" % (i + 2), r) for i, r in enumerate(_csv_rows(csv_text))]
+    problems, plan, places = [], [], {}
+    for where, entry in entries:
+        user = _entry_problems(where, entry, problems)
+        if user is None:
             continue
-        seen[name] = where
-        state = str(entry.get("state") or "present").strip().lower()
-        if state not in STATES:
-            problems.append("%s: state of %r must be present or absent, got %r" % (where, name, state))
-        groups = _as_groups(entry.get("groups"))
-        for group in groups:
-            group_problem = name_problem(group)
-            if group_problem:
-                problems.append("%s: group of %r: %s" % (where, name, group_problem.replace("user name", "group name")))
-        user = dict(tenant_for(name))
-        user.update(name=name, groups=sorted(set(groups)), state=state,
-                    purge=_as_bool(entry.get("purge", False), where, problems))
-        plan.append(user)
+        name = user["name"]
+        earlier = places.setdefault(name, [])
+        for first_where, first in earlier:
+            if first_where.startswith("CSV") == where.startswith("CSV"):
+                problems.append("%s: user %r is declared twice (first in %s)" % (where, name, first_where))
+            elif first != user:
+                differ = ", ".join("%s %r vs %r" % (k, first[k], user[k]) for k in sorted(user) if first[k] != user[k])
+                problems.append("%s: user %r contradicts %s (%s): declare them once, or the same in both"
+                                % (where, name, first_where, differ))
+        earlier.append((where, user))
+        if len(earlier) == 1:
+            plan.append(user)
+    _admin_problems(admins, places, problems)
     if problems:
         raise AnsibleFilterError(
             "workbench users refused, nothing was changed:\n- " + "\n- ".join(problems))
+    declared = [dict(user) for user in plan]
+    for user in plan:
+        user.update(tenant_for(user["name"]))
+        user["admin"] = user["name"] in admins
     groups = sorted({g for u in plan if u["state"] == "present" for g in u["groups"]})
-    return {"users": plan, "groups": groups}
+    return {"users": plan, "declared": declared, "groups": groups, "admins": sorted(set(admins)),
+            "database": DATABASE, "bucket": BUCKET}
 
 
 ALPHABET = string.ascii_letters + string.digits
@@ -104,21 +147,35 @@ def _generate(length):
     return "".join(secrets.choice(ALPHABET) for dummy in range(int(length)))
 
 
-def users_credentials(plan, kept=None, length=32):
+ROTATED = ("db_password", "s3_secret_key", "login_password", "login_password_hash")
+
+
+def users_credentials(plan, kept=None, length=32, rotate=None):
     """Credentials for every present user: kept ones reused, missing ones generated.
 
-    Entries of users that are absent (off-boarded, data kept) stay, so that
-    bringing a user back gives the same credentials; purged users are dropped.
+    Each present user gets a database password, an object-store secret and a
+    hub login password with its hash (hashed once: a rerun keeps the hash).
+    Users named in ``rotate`` get all of them anew. Entries of users that are
+    absent (off-boarded, data kept) stay, so that bringing a user back gives
+    the same credentials; purged users are dropped.
     """
     kept = dict(kept or {})
+    rotate = set(rotate or [])
     result = {}
     for user in plan["users"]:
         old = dict(kept.get(user["name"]) or {})
         if user["state"] == "absent" and user["purge"]:
             continue
+        if user["name"] in rotate:
+            for key in ROTATED:
+                old.pop(key, None)
         if user["state"] == "present":
             old.setdefault("db_password", _generate(length))
             old.setdefault("s3_secret_key", _generate(length))
+            if "login_password" not in old:
+                old.pop("login_password_hash", None)
+                old["login_password"] = _generate(length)
+            old.setdefault("login_password_hash", hash_password(old["login_password"]))
         if old:
             result[user["name"]] = old
     return result

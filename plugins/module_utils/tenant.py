@@ -9,18 +9,35 @@ pre_spawn_hook) and the notebook launcher all call :func:`tenant_for`.
 
 The rule for a user name
 ------------------------
-* 1 to 32 characters: lower-case ASCII letters, digits and ``_``;
-* it starts with a letter;
+* 3 to 32 characters: lower-case ASCII letters, digits and ``_``;
+* it starts with a letter and does not end with ``_``;
 * it is not reserved (``postgres``, ``public``, ``information_schema``,
   ``mlflow``, ``root``, ``admin`` ... see ``RESERVED_NAMES``) and does not
   start with a reserved prefix (``pg_``, ``group_``, ``workbench``, ...).
 
+Why each limit (each is tested against the backend that enforces it):
+
+* at least 3: MinIO refuses access keys shorter than 3 characters, and the
+  MinIO access key is the tenant id;
+* at most 32: the group tenant ``group_<name>`` (38) stays within PostgreSQL's
+  63-byte identifiers and IAM's 64-character user names; the Secret
+  ``workbench-group-<name>`` (48) within a 63-character DNS label;
+* no trailing ``_``: the Secret name ends with the name (``_`` written ``-``)
+  and a DNS label, like a label value, must end with a letter or digit;
+* lower case as written: a declared ``Alice`` is refused (the hub lower-cases
+  what a person types at login, never the declared names).
+
 Such a name is at once a valid unquoted PostgreSQL identifier, an IAM/MinIO
-user name, an S3 key prefix and (with ``_`` written ``-``, which is
-unambiguous because ``-`` is never in a name) a Kubernetes DNS label.
+user name, an S3 key prefix, a Kubernetes label value and (with ``_`` written
+``-``, which is unambiguous because ``-`` is never in a name) a DNS label.
+KubeSpawner 7's ``safe`` slug scheme keeps a name without ``_`` as it is
+(pod ``jupyter-alice``) and gives any other a valid hashed slug.
 
 A group ``ml`` is the tenant ``group_ml``: user names may not start with
 ``group_``, so a group tenant can never collide with a user tenant.
+
+The database and the bucket are constants here (``DATABASE``, ``BUCKET``),
+not settings: every tenant lives in them.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,8 +46,9 @@ __metaclass__ = type
 
 import re
 
+NAME_MIN_LENGTH = 3
 NAME_MAX_LENGTH = 32
-NAME_PATTERN = re.compile(r"\A[a-z][a-z0-9_]{0,%d}\Z" % (NAME_MAX_LENGTH - 1))
+NAME_PATTERN = re.compile(r"\A[a-z][a-z0-9_]*\Z")
 
 GROUP_PREFIX = "group_"
 RESERVED_PREFIXES = ("pg_", GROUP_PREFIX, "workbench", "system_", "kube")
@@ -61,8 +79,16 @@ class TenantNameError(ValueError):
     """A name breaks the rule; the message names the rule that was broken."""
 
 
-def name_problem(name):
-    """Return why ``name`` is not an acceptable user name, or None if it is."""
+def name_problem(name, kind="user"):
+    """Return why ``name`` is not an acceptable user (or group) name, or None if it is.
+
+    A group name may be shorter than 3 characters: its tenant id ``group_<name>``
+    is what MinIO sees."""
+    problem = _name_problem(name, kind)
+    return problem if kind == "user" or problem is None else problem.replace("user name", "group name", 1)
+
+
+def _name_problem(name, kind):
     if not isinstance(name, str):
         return "user name must be a string, got %s" % type(name).__name__
     shown = repr(name)
@@ -71,10 +97,16 @@ def name_problem(name):
     if len(name) > NAME_MAX_LENGTH:
         return "user name %s is %d characters long; at most %d are allowed" % (
             shown, len(name), NAME_MAX_LENGTH)
+    if kind == "user" and len(name) < NAME_MIN_LENGTH:
+        return ("user name %s is %d characters long; at least %d are needed (MinIO access keys "
+                "have at least %d)" % (shown, len(name), NAME_MIN_LENGTH, NAME_MIN_LENGTH))
     if not NAME_PATTERN.match(name):
-        return ("user name %s is not allowed: use 1-%d characters, lower-case ASCII "
+        return ("user name %s is not allowed: use %d-%d characters, lower-case ASCII "
                 "letters, digits and '_', starting with a letter (no spaces, quotes, "
-                "';', '/', '.', '-', upper case or non-ASCII)" % (shown, NAME_MAX_LENGTH))
+                "';', '/', '.', '-', upper case or non-ASCII)" % (shown, NAME_MIN_LENGTH, NAME_MAX_LENGTH))
+    if name.endswith("_"):
+        return ("user name %s ends with '_': it must end with a letter or digit (its Kubernetes "
+                "Secret name and labels must)" % shown)
     if name in RESERVED_NAMES:
         return "user name %s is reserved" % shown
     for prefix in RESERVED_PREFIXES:
@@ -83,9 +115,9 @@ def name_problem(name):
     return None
 
 
-def validate_name(name):
+def validate_name(name, kind="user"):
     """Return ``name`` if it obeys the rule, else raise :class:`TenantNameError`."""
-    problem = name_problem(name)
+    problem = name_problem(name, kind)
     if problem:
         raise TenantNameError(problem)
     return name
@@ -93,12 +125,10 @@ def validate_name(name):
 
 def tenant_id(name, kind="user"):
     """The identifier of a user tenant (``alice``) or group tenant (``group_ml``)."""
-    validate_name(name)
-    if kind == "user":
-        return name
-    if kind == "group":
-        return GROUP_PREFIX + name
-    raise TenantNameError("tenant kind must be 'user' or 'group', got %r" % (kind,))
+    if kind not in ("user", "group"):
+        raise TenantNameError("tenant kind must be 'user' or 'group', got %r" % (kind,))
+    validate_name(name, kind)
+    return name if kind == "user" else GROUP_PREFIX + name
 
 
 def tenant_for(name, kind="user"):

@@ -92,7 +92,7 @@ def test_verify_reports_each_component_and_tenant_with_the_reason(workbench, tmp
     broken = dict(creds, bob_rot=dict(creds["bob_rot"], db_password="not-" + creds["bob_rot"]["db_password"]))
     broken_file = tmp_path / "broken-credentials.yml"
     broken_file.write_text(__import__("yaml").safe_dump(broken))
-    bad = workbench.play("verify", workbench_users=USERS, health_credentials_file=str(broken_file),
+    bad = workbench.play("verify", workbench_users=USERS, users_credentials_file=str(broken_file),
                          health_urls=[{"name": "pgAdmin", "url": "http://127.0.0.1:9/misc/ping"}])
     assert bad.rc != 0
     report = [r for n, _, r in bad.task_results() if n == "Report each component and tenant"][0]["msg"]

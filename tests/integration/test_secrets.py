@@ -29,7 +29,7 @@ RENDER = """
         role_path_secrets: "{{ repo_root }}/roles/secrets"
 """
 KEYS = {"postgres_admin_password", "object_store_root_password", "object_store_console_password", "pgadmin_password",
-        "hub_shared_password", "hub_admin_password", "hub_cookie_secret", "hub_proxy_token"}
+        "hub_cookie_secret", "hub_proxy_token"}
 
 
 def variables(tmp_path, **more):
@@ -54,7 +54,8 @@ def test_generated_once_kept_0600_and_reused(playbook, tmp_path):
     for key in ("postgres_admin_password", "object_store_root_password", "object_store_console_password",
                 "pgadmin_password"):
         assert len(creds[key]) == 32 and set(creds[key]) <= set(string.ascii_letters + string.digits)
-    assert len(creds["hub_admin_password"]) >= 32
+    # no shared hub password: each user has a login of their own (users role)
+    assert not {"hub_shared_password", "hub_admin_password"} & set(creds)
     for key in ("hub_cookie_secret", "hub_proxy_token"):
         assert len(creds[key]) == 64 and set(creds[key]) <= set(string.hexdigits.lower())
 
@@ -72,12 +73,12 @@ def test_check_mode_writes_nothing(playbook, tmp_path):
 def test_rotation_replaces_only_the_named_credential(playbook, tmp_path):
     assert playbook(PLAY, extra_vars=variables(tmp_path)).rc == 0
     _, before = read(tmp_path)
-    result = playbook(PLAY, extra_vars=variables(tmp_path, secrets_rotate=["hub_shared_password"]))
+    result = playbook(PLAY, extra_vars=variables(tmp_path, secrets_rotate=["hub_cookie_secret"]))
     assert result.rc == 0 and result.changed == 1, result
     _, after = read(tmp_path)
-    assert after["hub_shared_password"] != before["hub_shared_password"]
-    assert {k: v for k, v in after.items() if k != "hub_shared_password"} == \
-        {k: v for k, v in before.items() if k != "hub_shared_password"}
+    assert after["hub_cookie_secret"] != before["hub_cookie_secret"]
+    assert {k: v for k, v in after.items() if k != "hub_cookie_secret"} == \
+        {k: v for k, v in before.items() if k != "hub_cookie_secret"}
 
 
 def test_secret_manifests_are_valid_and_carry_the_kept_values(playbook, tmp_path, k8s_validate):
@@ -102,3 +103,11 @@ def test_secret_manifests_are_valid_and_carry_the_kept_values(playbook, tmp_path
     assert base64.b64decode(pgadmin["password"]).decode() == creds["pgadmin_password"]
     broken = dict(docs[0], data={"password": 42})
     assert k8s_validate([broken]), "a non-string data value must fail validation"
+
+
+def test_the_shared_hub_passwords_of_earlier_runs_are_dropped(playbook, tmp_path):
+    assert playbook(PLAY, extra_vars=variables(tmp_path)).rc == 0
+    path, creds = read(tmp_path)
+    path.write_text(yaml.safe_dump(dict(creds, hub_shared_password="x" * 20, hub_admin_password="y" * 32)))
+    assert playbook(PLAY, extra_vars=variables(tmp_path)).rc == 0
+    assert read(tmp_path)[1] == creds

@@ -36,13 +36,15 @@ def test_healthy_endpoints_pass_with_a_summary(playbook, http_server, tmp_path):
         "workbench_state_dir": str(tmp_path),
         "verify_urls": [{"name": "Hub", "url": "http://127.0.0.1:%d" % http_server, "health": "/health"}],
         "verify_tcp_services": [{"name": "HTTP", "host": "127.0.0.1", "port": http_server}],
-        "verify_retries": 1, "verify_delay": 1,
+        "verify_retries": 1, "verify_delay": 1, "workbench_users": ["carol_v"],
     })
     assert result.rc == 0, result
     summary = [r for name, _, r in result.task_results() if name == "Show where everything is"][0]["msg"]
     text = str(summary)
     assert "http://127.0.0.1:%d" % http_server in text
     assert str(tmp_path / "credentials.yml") in text
+    # the hub's users and where each one's password is
+    assert "as carol_v" in text and "login_password in %s" % (tmp_path / "user-credentials.yml") in text
 
 
 def test_a_dead_endpoint_fails_naming_it(playbook, http_server, tmp_path):

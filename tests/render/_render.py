@@ -88,6 +88,16 @@ def render_role(role, overrides=None):
             for name in role_templates(role)}
 
 
+def _isolated(expression, *args):
+    code = ("import json, sys; sys.path[:0] = [%r, %r]; import _render; print(json.dumps(%s))"
+            % (str(ROOT / "tests" / "render"), str(ROOT / ".collections"), expression))
+    out = subprocess.run([sys.executable, "-c", code] + [json.dumps(a) for a in args], capture_output=True,
+                         text=True, timeout=120)
+    if out.returncode != 0:
+        raise AssertionError("rendering %s failed: %s" % (args[0], out.stderr[-3000:]))
+    return json.loads(out.stdout)
+
+
 def render_role_isolated(role, overrides=None):
     """``all_documents(render_role(role, overrides))`` in a fresh interpreter.
 
@@ -95,14 +105,14 @@ def render_role_isolated(role, overrides=None):
     finds them only when it imports ``ansible_collections`` itself, which a test session that
     imported tenant.py the plain way (tests/fixtures) has already done.
     """
-    code = ("import json, sys; sys.path[:0] = [%r, %r]; import _render; "
-            "print(json.dumps(_render.all_documents(_render.render_role(sys.argv[1], json.loads(sys.argv[2])))))"
-            % (str(ROOT / "tests" / "render"), str(ROOT / ".collections")))
-    out = subprocess.run([sys.executable, "-c", code, role, json.dumps(overrides or {})], capture_output=True,
-                         text=True, timeout=120)
-    if out.returncode != 0:
-        raise AssertionError("rendering %s failed: %s" % (role, out.stderr[-3000:]))
-    return json.loads(out.stdout)
+    return _isolated("_render.all_documents(_render.render_role(json.loads(sys.argv[1]), json.loads(sys.argv[2])))",
+                     role, overrides or {})
+
+
+def render_template_isolated(role, template, overrides=None):
+    """``load_documents(render_template(role, template, overrides))`` in a fresh interpreter (see above)."""
+    return _isolated("_render.load_documents(_render.render_template(*[json.loads(a) for a in sys.argv[1:]]))",
+                     role, template, overrides or {})
 
 
 def all_documents(rendered):

@@ -24,14 +24,19 @@ CONCEPTS = {
                                    ("verify_tcp_services", "PostgreSQL", "port")],
     "controller object store URL": ["users_object_store_endpoint", "backup_object_store_endpoint",
                                     "restore_object_store_endpoint", "health_object_store_endpoint",
-                                    "rotate_object_store_endpoint", "object_store_endpoint_url",
+                                    "object_store_endpoint_url",
                                     ("verify_urls", "Object store (S3 API)", "url")],
-    "object-store backend": ["users_object_store_backend", "rotate_object_store_backend"],
+    # and any other role's *_object_store_backend (object_store, backup ...), found below
+    "object-store backend": ["users_object_store_backend"],
     "pod PostgreSQL host": ["users_pod_postgres_host", "airflow_postgres_service_host"],
     "pod PostgreSQL port": ["users_pod_postgres_port", "airflow_postgres_service_port"],
     "pod object store URL": ["users_pod_object_store_endpoint"],
     "hub URL": ["jupyterhub_public_url", ("verify_urls", "JupyterHub", "url")],
 }
+for _defaults in sorted((ROOT / "roles").glob("*/defaults/main.yml")):
+    for _name in yaml.safe_load(_defaults.read_text()) or {}:
+        if _name.endswith("object_store_backend") and _name not in CONCEPTS["object-store backend"]:
+            CONCEPTS["object-store backend"].append(_name)
 INVENTORIES = ["laptop", "onprem", "onprem-ha", "existing"]
 LAB = ["onprem", "onprem-ha", "existing"]
 LOCAL = ("localhost", "127.0.0.1", "::1")

@@ -3,7 +3,7 @@ import pytest
 
 from ansible_collections.enertef.workbench.plugins.module_utils import tenant
 
-GOOD = ["alice", "bob", "a", "carol_2", "x" * 32, "dr_who42"]
+GOOD = ["alice", "bob", "abc", "carol_2", "x" * 32, "dr_who42", "a__b"]
 BAD = {
     "": "empty",
     "Alice": "not allowed",
@@ -21,6 +21,10 @@ BAD = {
     "jürgen": "not allowed",
     "alice\n": "not allowed",
     "x" * 33: "at most 32",
+    "a": "at least 3",
+    "ab": "at least 3",
+    "alice_": "ends with '_'",
+    "a__": "ends with '_'",
     "postgres": "reserved",
     "public": "reserved",
     "information_schema": "reserved",
@@ -59,6 +63,19 @@ def test_group_tenants_cannot_collide_with_users():
 
 
 def test_secret_names_are_injective():
-    names = ["a_b", "ab", "a_b_c", "ab_c", "a_bc"]
+    names = ["abc_d", "abcd", "abc_d_e", "abcd_e", "abc_de", "abc__d"]
     secrets = {tenant.tenant_for(n)["k8s_secret"] for n in names}
     assert len(secrets) == len(names)
+
+
+def test_a_group_name_may_be_short_its_tenant_id_is_not():
+    assert tenant.name_problem("ml", "group") is None
+    assert tenant.tenant_for("ml", "group")["s3_user"] == "group_ml"
+    assert "group name 'ml_'" in tenant.name_problem("ml_", "group")
+    assert "at least 3" in tenant.name_problem("ml")
+
+
+def test_declared_names_are_taken_as_written():
+    # the hub lower-cases what a person types; a declared name must already obey the rule
+    assert "upper case" in tenant.name_problem("Alice")
+    assert tenant.name_problem("alice ") and tenant.name_problem(" alice")

@@ -20,7 +20,13 @@ def test_inventory_and_csv_are_merged_and_normalized():
 
 @pytest.mark.parametrize("users,csv_text,expected", [
     (["alice", "alice"], "", "declared twice"),
-    (["alice"], "name\nalice\n", "declared twice (first in workbench_users[0])"),
+    (["alice"], "name\nalice\nalice\n", "CSV row 3: user 'alice' is declared twice (first in CSV row 2)"),
+    ([{"name": "alice", "groups": ["ml"]}], "name,groups\nalice,vision\n",
+     "CSV row 2: user 'alice' contradicts workbench_users[0] (groups ['ml'] vs ['vision'])"),
+    (["ab"], "", "at least 3"),
+    (["alice_"], "", "ends with '_'"),
+    (["Alice"], "", "upper case"),
+    ([], "name,groups,admin\nalice,,yes\n", "CSV row 2: unknown field(s) admin"),
     (["Robert'); DROP TABLE students;--"], "", "is not allowed"),
     (["postgres"], "", "reserved"),
     (["../etc"], "", "is not allowed"),
@@ -39,7 +45,7 @@ def test_bad_entries_are_refused_with_the_reason(users, csv_text, expected):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(AnsibleFilterError) as err:
-        users_plan(["ok", "Bad", "pg_x", "ok"])
+        users_plan(["okay", "Bad", "pg_x", "okay"])
     text = str(err.value)
     assert "'Bad'" in text and "'pg_x'" in text and "declared twice" in text
 
@@ -50,7 +56,7 @@ def test_credentials_are_kept_generated_and_forgotten_on_purge():
     kept = {"alice": {"db_password": "kept-one", "s3_secret_key": "kept-two"},
             "carol": {"db_password": "x"}, "dave": {"db_password": "y"}}
     creds = users_credentials(plan, kept, 24)
-    assert creds["alice"] == kept["alice"]
+    assert {k: creds["alice"][k] for k in kept["alice"]} == kept["alice"]
     assert len(creds["bob"]["db_password"]) == 24 and creds["bob"]["db_password"] != creds["bob"]["s3_secret_key"]
     assert "carol" not in creds
     assert creds["dave"] == {"db_password": "y"}
@@ -78,3 +84,77 @@ def test_one_pg_tenant_call_covers_groups_present_and_absent_users():
         {"name": "alice", "password": creds["alice"]["db_password"], "groups": ["ml"]},
         {"name": "bob", "state": "absent", "purge": True},
     ]
+
+
+def test_the_same_user_in_the_inventory_and_the_csv_is_one_user():
+    plan = users_plan([{"name": "carol", "groups": ["vision", "ml"]}], CSV)
+    assert [u["name"] for u in plan["users"]] == ["carol", "dave"]
+
+
+@pytest.mark.parametrize("users,csv_text,admins,expected", [
+    (["alice"], "name\ncarol\n", ["carol"],
+     "CSV row 2: 'carol' is in workbench_admins: admins are declared in the inventory's workbench_users, not in the CSV file"),
+    (["alice"], "", ["zoe"], "workbench_admins[0]: 'zoe' is not a declared user"),
+    ([{"name": "alice", "state": "absent"}], "", ["alice"], "'alice' is off-boarded (state: absent in workbench_users[0])"),
+    (["alice"], "", ["Alice"], "workbench_admins[0]: user name 'Alice' is not allowed"),
+])
+def test_admin_contradictions_are_refused(users, csv_text, admins, expected):
+    with pytest.raises(AnsibleFilterError) as err:
+        users_plan(users, csv_text, admins)
+    assert expected in str(err.value)
+
+
+def test_every_kind_of_bad_input_is_reported_together():
+    csv_text = "name,groups,color\nalice,vision,\ncarol,,\nbo,,\nzed_,,blue\n"
+    with pytest.raises(AnsibleFilterError) as err:
+        users_plan([{"name": "alice", "groups": ["ml"]}], csv_text, ["carol"])
+    lines = str(err.value).splitlines()
+    assert lines[0] == "workbench users refused, nothing was changed:"
+    expected = ["CSV row 2: user 'alice' contradicts workbench_users[0]",
+                "CSV row 3: 'carol' is in workbench_admins",
+                "CSV row 4: user name 'bo' is 2 characters long; at least 3",
+                "CSV row 5: unknown field(s) color",
+                "CSV row 5: user name 'zed_' ends with '_'"]
+    for start in expected:
+        assert any(line.startswith("- " + start) for line in lines), (start, lines)
+    assert len(lines) == 1 + len(expected)
+
+
+def test_admins_are_flagged_in_the_plan_and_the_logins():
+    import json
+    from ansible_collections.enertef.workbench.plugins.filter.users_hub_logins import users_hub_logins
+    from ansible_collections.enertef.workbench.plugins.module_utils import login
+    plan = users_plan(["alice", "bob", {"name": "dave", "state": "absent"}], "name\ncarol\n", ["bob"])
+    assert plan["admins"] == ["bob"] and plan["database"] == "mlflow" and plan["bucket"] == "mlflow"
+    creds = users_credentials(plan, {"dave": {"login_password": "x", "login_password_hash": login.hash_password("x")}})
+    document = json.loads(users_hub_logins(plan, creds))
+    assert sorted(document["users"]) == ["alice", "bob", "carol"]  # off-boarded dave cannot log in
+    assert document["users"]["bob"]["admin"] is True and document["users"]["carol"]["admin"] is False
+    assert login.password_matches(creds["carol"]["login_password"], document["users"]["carol"]["password_hash"])
+    assert not login.password_matches(creds["alice"]["login_password"], document["users"]["carol"]["password_hash"])
+
+
+def test_login_passwords_are_hashed_once_and_rotated_on_request():
+    from ansible_collections.enertef.workbench.plugins.module_utils import login
+    plan = users_plan(["alice", "bob"])
+    first = users_credentials(plan, {}, 24)
+    assert len(first["alice"]["login_password"]) == 24
+    assert login.password_matches(first["alice"]["login_password"], first["alice"]["login_password_hash"])
+    again = users_credentials(plan, first, 24)
+    assert again == first  # same hash: a rerun does not rehash (the Secret stays unchanged)
+    rotated = users_credentials(plan, first, 24, ["alice"])
+    assert rotated["bob"] == first["bob"]
+    for key in ("db_password", "s3_secret_key", "login_password", "login_password_hash"):
+        assert rotated["alice"][key] != first["alice"][key], key
+    assert login.password_matches(rotated["alice"]["login_password"], rotated["alice"]["login_password_hash"])
+
+
+def test_the_mlflow_uri_is_built_by_sqlalchemy_and_parses_back():
+    from sqlalchemy.engine import make_url
+    from ansible_collections.enertef.workbench.plugins.filter.users_mlflow_backend_uri import users_mlflow_backend_uri
+    user = users_plan(["alice"])["users"][0]
+    awkward = "p@ss:w/rd%?#&= x"
+    url = make_url(users_mlflow_backend_uri(user, awkward, "postgres.workbench.svc.cluster.local", "5432"))
+    assert (url.drivername, url.username, url.password, url.host, url.port, url.database) == (
+        "postgresql+psycopg", "alice", awkward, "postgres.workbench.svc.cluster.local", 5432, "mlflow")
+    assert url.query == {"options": "-c search_path=alice"}
