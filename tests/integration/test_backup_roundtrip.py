@@ -11,11 +11,13 @@ equal: 0 lost.
 
 The helpers (servers, playbook runs, MLflow snapshot) are in tests/fixtures/day2.py.
 """
+import hashlib
 import json
 import shutil
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from fixtures.day2 import (
     Workbench, assert_ok, bucket_keys, counts, snapshot, wipe_object_store, workbench_with_data)
@@ -28,11 +30,39 @@ USERS = [{"name": "bk_ada", "groups": ["bkvision"]}, {"name": "bk_bert"}]
 NAMES = [u["name"] for u in USERS]
 
 
+GROUP = "group_bkvision"
+GROUP_OBJECT = GROUP + "/shared/model.bin"
+
+
+def write_group_data(workbench):
+    """As bk_ada (a member): an experiment in the group's schema and an object under its prefix."""
+    creds = workbench.user_credentials()["bk_ada"]
+    with workbench.pg.connect("bk_ada", creds["db_password"]) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(GROUP)))
+        conn.execute("INSERT INTO experiments (name, artifact_location, lifecycle_stage, workspace) "
+                     "VALUES ('vision-shared', 's3://mlflow/group_bkvision/1', 'active', 'default')")
+    ada_s3 = workbench.s3.client("s3", creds["s3_access_key"], creds["s3_secret_key"])
+    ada_s3.put_object(Bucket=workbench.s3.bucket, Key=GROUP_OBJECT, Body=b"the team's weights")
+
+
+def group_data(workbench):
+    """What the member bk_ada reads of the group, with her own credentials."""
+    creds = workbench.user_credentials()["bk_ada"]
+    with workbench.pg.connect("bk_ada", creds["db_password"]) as conn:
+        rows = conn.execute(sql.SQL("SELECT name, artifact_location FROM {} ORDER BY 1").format(
+            sql.Identifier(GROUP, "experiments"))).fetchall()
+    ada_s3 = workbench.s3.client("s3", creds["s3_access_key"], creds["s3_secret_key"])
+    body = ada_s3.get_object(Bucket=workbench.s3.bucket, Key=GROUP_OBJECT)["Body"].read()
+    return rows, hashlib.sha256(body).hexdigest()
+
+
 @pytest.fixture(scope="module")
 def populated(seaweedfs, tmp_path_factory):
-    """Tenants made by playbooks/users.yml, with MLflow data logged by each; a backup of them."""
+    """Tenants made by playbooks/users.yml, with MLflow data logged by each and group data; a backup of them."""
     with workbench_with_data(seaweedfs, tmp_path_factory, USERS, "backup") as workbench:
+        write_group_data(workbench)
         before = {user: snapshot(workbench, user, tmp_path_factory.mktemp("snap")) for user in NAMES}
+        before[GROUP] = group_data(workbench)
         yield workbench, before
 
 
@@ -72,7 +102,7 @@ def test_round_trip_loses_nothing(populated, tmp_path, seaweedfs):
     assert oct(path.stat().st_mode & 0o777) == "0o700"
 
     # the disaster: a fresh PostgreSQL, the tenants' objects, keys and credential files gone
-    wipe_object_store(seaweedfs, NAMES + ["group_bkvision"])
+    wipe_object_store(seaweedfs, NAMES + [GROUP])
     for name in ("user-credentials.yml", "credentials.yml"):
         (workbench.state_dir / name).unlink()
     with running_postgres() as fresh:
@@ -83,6 +113,9 @@ def test_round_trip_loses_nothing(populated, tmp_path, seaweedfs):
         for user in NAMES:
             assert counts(after[user]) == counts(before[user])
             assert after[user] == before[user], user
+        # the group's rows and objects came back, and its member reaches them again
+        assert before[GROUP][0][0][0] == "vision-shared"
+        assert group_data(restored) == before[GROUP]
         # the tenants' isolation came back too: bk_bert cannot read bk_ada's runs
         bert = restored.user_credentials()["bk_bert"]
         with fresh.connect("bk_bert", bert["db_password"]) as conn:

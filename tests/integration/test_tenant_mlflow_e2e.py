@@ -3,6 +3,7 @@ running as tenant ivy (her PostgreSQL role, her S3 keys) records a run with
 params, metrics, an artifact and a registered model. jack, with his own
 credentials, sees none of it in MLflow and cannot fetch ivy's artifact."""
 import os
+import subprocess
 
 import boto3
 import pytest
@@ -70,3 +71,16 @@ def test_what_ivy_records_stays_hers(ivy_server, postgres_server, seaweedfs):
         s3_as("jack").get_object(Bucket="mlflow", Key=artifact_key)
     assert denied.value.response["Error"]["Code"] in ("AccessDenied", "403")
     assert s3_as("ivy").get_object(Bucket="mlflow", Key=artifact_key)["Body"].read() == b"only for ivy"
+
+
+@pytest.mark.integration
+def test_a_server_that_never_answers_is_not_left_running(tmp_path):
+    """The start fails (here: no answer within 0.2 s): its whole process group is gone afterwards."""
+    arguments = ["--backend-store-uri", "sqlite:///%s" % (tmp_path / "mlflow.db")]
+    with pytest.raises(RuntimeError, match="did not answer"):
+        with running_mlflow_server(arguments, dict(os.environ), tmp_path / "mlflow.log", timeout=0.2):
+            pass
+    log = (tmp_path / "mlflow.log").read_text()
+    pids = [int(p) for p in subprocess.run(["pgrep", "-f", str(tmp_path / "mlflow.db")], capture_output=True,
+                                           text=True).stdout.split()]
+    assert pids == [], "left running: %s\n%s" % (pids, log[-2000:])
