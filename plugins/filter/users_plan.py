@@ -184,21 +184,49 @@ def users_credentials(plan, kept=None, length=32, rotate=None):
 def users_merge_s3_keys(credentials, results, backend):
     """Record the object-store key of each user after s3_tenant ran.
 
-    MinIO: the access key is the tenant id and the secret the one we generated.
-    IAM: the server makes the key; its secret is returned once, when created.
+    ``results`` is the registered result of one bulk s3_tenant call (its
+    ``tenants`` dict, keyed by tenant id) or, from a loop, the list of its
+    ``results``. MinIO: the access key is the tenant id and the secret the one
+    we generated. IAM: the server makes the key; its secret is returned once.
     """
     merged = {name: dict(values) for name, values in (credentials or {}).items()}
-    for result in results or []:
-        user = result.get("item") or {}
-        name = user.get("name")
-        if name not in merged or result.get("skipped") or result.get("failed"):
+    if isinstance(results, dict):
+        outcomes = [(name, outcome) for name, outcome in (results.get("tenants") or {}).items()]
+    else:
+        outcomes = [((result.get("item") or {}).get("name"), result) for result in results or []]
+    for name, outcome in outcomes:
+        if name not in merged or outcome.get("skipped") or outcome.get("failed"):
             continue
         if backend == "minio":
-            merged[name]["s3_access_key"] = user.get("s3_user", name)
-        elif result.get("secret_key"):
-            merged[name]["s3_access_key"] = result["access_key"]
-            merged[name]["s3_secret_key"] = result["secret_key"]
+            merged[name]["s3_access_key"] = (outcome.get("tenant") or {}).get("s3_user", name)
+        elif outcome.get("secret_key"):
+            merged[name]["s3_access_key"] = outcome["access_key"]
+            merged[name]["s3_secret_key"] = outcome["secret_key"]
     return merged
+
+
+def users_s3_tenants(plan, credentials, backend, rotate=()):
+    """The ``tenants`` list of one enertef.workbench.s3_tenant call: groups, present users
+    (with the key they hold: IAM access key, or MinIO secret; a new key for those in
+    ``rotate``), absent users."""
+    entries = [{"name": group, "kind": "group"} for group in plan["groups"]]
+    for user in plan["users"]:
+        if user["state"] != "present":
+            entries.append({"name": user["name"], "state": "absent"})
+            continue
+        entry = {"name": user["name"], "groups": user["groups"]}
+        held = credentials.get(user["name"]) or {}
+        if backend == "minio":
+            entry["secret_key"] = held["s3_secret_key"]
+            if user["name"] in (rotate or ()):
+                entry["update_secret"] = "always"
+        else:
+            if held.get("s3_access_key"):
+                entry["access_key"] = held["s3_access_key"]
+            if user["name"] in (rotate or ()):
+                entry["rotate_key"] = True
+        entries.append(entry)
+    return entries
 
 
 def users_pg_tenants(plan, credentials):
@@ -221,4 +249,5 @@ class FilterModule(object):
             "users_pg_tenants": users_pg_tenants,
             "users_credentials": users_credentials,
             "users_merge_s3_keys": users_merge_s3_keys,
+            "users_s3_tenants": users_s3_tenants,
         }

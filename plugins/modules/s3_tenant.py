@@ -103,16 +103,16 @@ options:
   rotate_key:
     description:
       - V(iam) only. Create a new access key and delete every other key of the user.
-      - With O(tenants), applies to every entry.
+      - With O(tenants), the default of every entry.
     type: bool
     default: false
   tenants:
     description:
       - Many tenants in one call, instead of O(name) and its per-tenant options. Every entry is
         checked before any request is made (a bad name or a tenant listed twice changes nothing).
-      - Each entry takes O(name), O(kind), O(groups), O(state), O(access_key) and O(secret_key) with
-        the same meaning; O(backend), O(bucket), O(policy_name), O(update_secret), O(rotate_key) and
-        the connection options apply to all of them.
+      - Each entry takes O(name), O(kind), O(groups), O(state), O(access_key), O(secret_key),
+        O(rotate_key) and O(update_secret) with the same meaning; O(backend), O(bucket),
+        O(policy_name) and the connection options apply to all of them.
       - The tenants' requests run concurrently, at most O(parallel) tenants at a time. Group entries
         are handled first.
       - If some tenants fail, the others are still brought to their state; the module then fails
@@ -148,6 +148,13 @@ options:
       secret_key:
         description: As O(secret_key), for this tenant.
         type: str
+      rotate_key:
+        description: As O(rotate_key), for this tenant; O(rotate_key) when omitted.
+        type: bool
+      update_secret:
+        description: As O(update_secret), for this tenant; O(update_secret) when omitted.
+        type: str
+        choices: [on_create, always]
   parallel:
     description:
       - With O(tenants), how many tenants are worked on at the same time (each tenant's own requests
@@ -555,7 +562,9 @@ def tenant_requests(params):
         problems.append("parallel must be at least 1, got %d" % params["parallel"])
     for number, entry in enumerate(params["tenants"]):
         request = dict(params, tenants=None)
-        request.update(entry)
+        # per-tenant rotation when given, else the call's own setting
+        request.update((key, value) for key, value in entry.items()
+                       if value is not None or key not in ("rotate_key", "update_secret"))
         request["groups"] = request["groups"] or []
         problem = input_problem(request)
         if problem:
@@ -668,6 +677,8 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         access_key=dict(type="str", no_log=False),
         secret_key=dict(type="str", no_log=True),
+        rotate_key=dict(type="bool"),
+        update_secret=dict(type="str", choices=["on_create", "always"]),
     )
     argument_spec = object_store_argument_spec(
         name=dict(type="str"),

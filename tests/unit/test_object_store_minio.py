@@ -109,7 +109,7 @@ class FakeMinioAdmin:
 
 
 def params(**override):
-    base = dict(name="alice", kind="user", groups=["ml"], state="present", backend="minio", bucket="mlflow",
+    base = dict(name="alice", kind="user", groups=["mlg"], state="present", backend="minio", bucket="mlflow",
                 policy_name="workbench-tenant", access_key=None, secret_key=None, update_secret="on_create",
                 rotate_key=False)
     base.update(override)
@@ -138,7 +138,7 @@ def test_create_then_rerun_makes_no_calls_that_change():
     assert created["access_key"] == "alice" and created["key_created"] is True
     assert created["secret_key"] == admin.users["alice"]["secret"] and len(created["secret_key"]) >= 30
     assert canonical_policy(admin.policies["workbench-tenant-alice"]) == canonical_policy(
-        tenant_policy("alice", groups=["ml"], backend="minio"))
+        tenant_policy("alice", groups=["mlg"], backend="minio"))
 
     again = run(admin)
     assert again["changed"] is False and again["actions"] == [] and admin.mutations() == []
@@ -158,10 +158,10 @@ def test_given_secret_is_used_and_not_echoed():
 def test_group_change_rewrites_only_the_policy():
     admin = FakeMinioAdmin()
     run(admin)
-    result = run(admin, groups=["ml", "vision"])
+    result = run(admin, groups=["mlg", "vision"])
     assert admin.mutations() == [("policy_add", "workbench-tenant-alice")]
     assert "arn:aws:s3:::mlflow/group_vision/*" in json.dumps(admin.policies["workbench-tenant-alice"])
-    assert result["tenant"]["prefixes"] == ["alice/", "group_ml/", "group_vision/"]
+    assert result["tenant"]["prefixes"] == ["alice/", "group_mlg/", "group_vision/"]
 
 
 def test_disabled_user_is_enabled_and_only_the_tenant_policy_stays_attached():
@@ -198,9 +198,9 @@ def test_server_errors_other_than_not_found_propagate():
 @pytest.mark.parametrize("override, message", [
     (dict(name="Alice"), "not allowed"),
     (dict(name="public"), "reserved"),
-    (dict(groups=["ml", "x;y"]), "not allowed"),
+    (dict(groups=["mlg", "x;y"]), "not allowed"),
     (dict(bucket="../x"), "bucket name"),
-    (dict(kind="group", name="ml", groups=["a"]), "groups can only be given with kind=user"),
+    (dict(kind="group", name="mlg", groups=["abc"]), "groups can only be given with kind=user"),
     (dict(access_key="someone_else"), "access key is the tenant id"),
     (dict(rotate_key=True), "rotate_key is for backend=iam"),
     (dict(backend="iam", secret_key="x" * 30), "secret_key cannot be used with backend=iam"),
@@ -218,7 +218,7 @@ def test_policy_denies_self_made_service_accounts():
                                   "admin:RemoveServiceAccount", "admin:ListServiceAccounts"]}]
     admin = FakeMinioAdmin()
     run(admin)
-    assert admin.policies["workbench-tenant-alice"] == canonical_policy(tenant_policy("alice", groups=["ml"],
+    assert admin.policies["workbench-tenant-alice"] == canonical_policy(tenant_policy("alice", groups=["mlg"],
                                                                                       backend="minio"))
     # SeaweedFS refuses any Deny statement: the iam document has none
     assert all(st["Effect"] == "Allow" for st in tenant_policy("alice")["Statement"])
@@ -243,8 +243,8 @@ def test_every_run_removes_service_accounts_so_rotation_leaves_one_key():
 # ------------------------------------------------------------ bulk (tenants:)
 
 BULK_ENTRIES = [
-    dict(name="ml", kind="group"),
-    dict(name="alice", groups=["ml"]),
+    dict(name="mlg", kind="group"),
+    dict(name="alice", groups=["mlg"]),
     dict(name="bob", groups=[], secret_key="b" * 40),
     dict(name="carol", state="absent"),
 ]
@@ -284,7 +284,7 @@ def test_bulk_gives_the_per_tenant_results_in_check_mode_and_for_real():
         each_admin, bulk_admin = FakeMinioAdmin(), FakeMinioAdmin()
         each, each_mutations = run_each(each_admin, BULK_ENTRIES, check_mode)
         bulk = run_bulk(bulk_admin, BULK_ENTRIES, check_mode)
-        assert sorted(bulk["tenants"]) == sorted(each) == ["alice", "bob", "carol", "group_ml"]
+        assert sorted(bulk["tenants"]) == sorted(each) == ["alice", "bob", "carol", "group_mlg"]
         for tenant_id, result in each.items():
             assert comparable(bulk["tenants"][tenant_id]) == comparable(result), tenant_id
             # a generated secret is returned (and differs); a given one is not echoed
@@ -303,8 +303,8 @@ def test_bulk_gives_the_per_tenant_results_in_check_mode_and_for_real():
 
 def test_bulk_groups_come_first():
     admin = FakeMinioAdmin()
-    run_bulk(admin, [dict(name="alice", groups=["ml"]), dict(name="ml", kind="group")])
-    assert admin.mutations()[0] == ("user_add", "group_ml")
+    run_bulk(admin, [dict(name="alice", groups=["mlg"]), dict(name="mlg", kind="group")])
+    assert admin.mutations()[0] == ("user_add", "group_mlg")
 
 
 def test_bulk_one_failing_tenant_is_named_and_the_others_keep_their_keys():
@@ -341,7 +341,7 @@ def test_bulk_endpoint_error_on_the_first_tenant_stops_the_call():
 @pytest.mark.parametrize("entries, override, message", [
     ([dict(name="alice"), dict(name="Bad;Name")], {}, "tenants[1] (Bad;Name): "),
     ([dict(name="alice"), dict(name="alice")], {}, "tenant alice is listed twice"),
-    ([dict(name="ml", kind="group", groups=["x"])], {}, "groups can only be given with kind=user"),
+    ([dict(name="mlg", kind="group", groups=["xyz"])], {}, "groups can only be given with kind=user"),
     ([dict(name="alice", access_key="other")], {}, "access key is the tenant id"),
     ([dict(name="alice")], dict(parallel=0), "parallel must be at least 1"),
 ])
@@ -353,5 +353,5 @@ def test_bulk_bad_entries_are_refused_before_any_call(entries, override, message
 
 def test_bulk_group_and_user_of_the_same_name_are_two_tenants():
     admin = FakeMinioAdmin()
-    result = run_bulk(admin, [dict(name="ml", kind="group"), dict(name="ml", groups=["ml"])])
-    assert sorted(result["tenants"]) == ["group_ml", "ml"]
+    result = run_bulk(admin, [dict(name="mlg", kind="group"), dict(name="mlg", groups=["mlg"])])
+    assert sorted(result["tenants"]) == ["group_mlg", "mlg"]

@@ -158,3 +158,39 @@ def test_the_mlflow_uri_is_built_by_sqlalchemy_and_parses_back():
     assert (url.drivername, url.username, url.password, url.host, url.port, url.database) == (
         "postgresql+psycopg", "alice", awkward, "postgres.workbench.svc.cluster.local", 5432, "mlflow")
     assert url.query == {"options": "-c search_path=alice"}
+
+
+def test_bulk_result_keys_are_recorded_and_failed_tenants_left_alone():
+    from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_s3_tenants
+    plan = users_plan([{"name": "alice", "groups": ["mlg"]}, {"name": "bob"}, {"name": "carol", "state": "absent"}])
+    creds = {"alice": {"db_password": "p", "s3_secret_key": "m" * 8},
+             "bob": {"db_password": "q", "s3_access_key": "HELD", "s3_secret_key": "s"}}
+    assert users_s3_tenants(plan, creds, "iam") == [
+        {"name": "mlg", "kind": "group"}, {"name": "alice", "groups": ["mlg"]},
+        {"name": "bob", "groups": [], "access_key": "HELD"}, {"name": "carol", "state": "absent"}]
+    assert users_s3_tenants(plan, creds, "minio")[1] == {"name": "alice", "groups": ["mlg"], "secret_key": "m" * 8}
+    registered = {"failed": True, "tenants": {
+        "group_mlg": {"changed": True, "access_key": "GKEY", "secret_key": "g"},
+        "alice": {"changed": True, "access_key": "NEWKEY", "secret_key": "shown-once", "tenant": {"s3_user": "alice"}},
+        "bob": {"failed": True, "msg": "disk full", "changed": False}}}
+    merged = users_merge_s3_keys(creds, registered, "iam")
+    assert merged["alice"]["s3_access_key"] == "NEWKEY" and merged["alice"]["s3_secret_key"] == "shown-once"
+    assert merged["bob"] == creds["bob"] and "group_mlg" not in merged
+    assert users_merge_s3_keys(creds, registered, "minio")["alice"]["s3_access_key"] == "alice"
+
+
+def test_only_new_or_changed_secrets_are_sent_and_only_existing_ones_deleted():
+    from ansible_collections.enertef.workbench.plugins.filter.k8s_manifests import (
+        k8s_changed_manifests, k8s_existing_of)
+
+    def secret(name, value, **labels):
+        return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"K": value},
+                "metadata": {"name": name, "namespace": "wb", "labels": dict({"a": "1"}, **labels)}}
+    server = [dict(secret("s-ann", "x"), metadata=dict(secret("s-ann", "x")["metadata"], uid="u1",
+                                                         resourceVersion="7")),
+              secret("s-ben", "old"), secret("s-cy", "x"), secret("s-old", "x")]
+    desired = [secret("s-ann", "x"), secret("s-ben", "new"), secret("s-cy", "x", b="2"), secret("s-dee", "x")]
+    assert [s["metadata"]["name"] for s in k8s_changed_manifests(desired, server)] == ["s-ben", "s-cy", "s-dee"]
+    assert k8s_changed_manifests(desired[:1], server) == []
+    assert k8s_existing_of(["s-old", "s-gone"], server) == [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s-old", "namespace": "wb"}}]
