@@ -61,6 +61,9 @@ def server_keys(seaweedfs, names):
             for name in names if name in existing}
 
 
+# five role runs through ansible-playbook: about 2 minutes on a quiet machine, far more on a busy one
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_users_role_bulk_first_run_rerun_add_one_and_offboard(postgres_server, seaweedfs, tmp_path):
     users = [{"name": "rb_ann", "groups": ["rb_team"]}, {"name": "rb_ben"}, {"name": "rb_cy", "groups": ["rb_team"]}]
     names = ["group_rb_team", "rb_ann", "rb_ben", "rb_cy", "rb_dee"]
