@@ -20,8 +20,8 @@ pytestmark = pytest.mark.render
 LAB = ["onprem", "onprem-ha", "existing"]
 K3S = ["onprem", "onprem-ha"]
 ROLE_VARIABLES = ["jupyterhub_service_type", "jupyterhub_ingress_hosts", "jupyterhub_public_url",
-                  "pgadmin_service_type", "object_store_service_type", "postgres_service_type"]
-K3S_VARIABLES = ["k3s_server_lab_services", "k3s_server_tls_hosts", "k3s_server_ingress_annotations",
+                  "pgadmin_service_type", "object_store_service_type", "postgres_service_type", "postgres_tls_secret"]
+K3S_VARIABLES = ["k3s_server_postgres_tls_secret", "k3s_server_lab_services", "k3s_server_tls_hosts", "k3s_server_ingress_annotations",
                  "k3s_server_namespace", "k3s_server_hsts_middleware", "k3s_server_tls_secret"]
 
 
@@ -106,6 +106,8 @@ def test_k3s_lab_serves_every_web_service_and_s3_through_tls_ingress_only(resolv
     assert (middleware["apiVersion"], middleware["metadata"]["name"]) == ("traefik.io/v1alpha1",
                                                                          values["k3s_server_hsts_middleware"])
     assert middleware["spec"]["headers"]["stsSeconds"] >= 31536000
+    # the one node port left, PostgreSQL's, takes TLS only, with the certificate k3s_server issues
+    assert values["postgres_tls_secret"] == values["k3s_server_postgres_tls_secret"]
     assert middleware["spec"]["headers"]["forceSTSHeader"] is True
     redirect = next(d for d in docs if d["kind"] == "HelmChartConfig")
     assert (redirect["metadata"]["name"], redirect["metadata"]["namespace"]) == ("traefik", "kube-system")
