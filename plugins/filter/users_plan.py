@@ -191,7 +191,7 @@ def users_merge_s3_keys(credentials, results, backend):
     """
     merged = {name: dict(values) for name, values in (credentials or {}).items()}
     if isinstance(results, dict):
-        outcomes = [(name, outcome) for name, outcome in (results.get("tenants") or {}).items()]
+        outcomes = list((results.get("tenants") or {}).items())
     else:
         outcomes = [((result.get("item") or {}).get("name"), result) for result in results or []]
     for name, outcome in outcomes:

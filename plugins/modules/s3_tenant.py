@@ -611,7 +611,8 @@ def run_one_of_many(request, store, check_mode):
     """One tenant of a bulk call: its result, or ``failed``/``msg`` (a failure must not stop the others)."""
     try:
         return run(request, store, check_mode)
-    except Exception as err:  # pylint: disable=broad-except  (reported per tenant; the others' keys are kept)
+    # reported per tenant, so that the others' new keys are kept
+    except Exception as err:  # pylint: disable=broad-except
         message = describe_error(err, request["endpoint_url"])
         if not is_client_error(err):
             message += "\n" + traceback.format_exc()
