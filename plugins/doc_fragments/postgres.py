@@ -57,13 +57,15 @@ options:
     default: 10
   ssl_mode:
     description:
-      - libpq C(sslmode) of the connection.
+      - libpq C(sslmode) of the connection; C(verify-full) with O(ca_cert) for a lab's TLS PostgreSQL.
+      - If not set, the environment variable E(PGSSLMODE) is used, else C(prefer).
     type: str
     default: prefer
     choices: [allow, disable, prefer, require, verify-ca, verify-full]
   ca_cert:
     description:
       - CA certificate file to verify the server with (libpq C(sslrootcert)).
+      - If not set, the environment variable E(PGSSLROOTCERT) is used.
     type: str
     aliases: [ssl_rootcert]
 requirements:

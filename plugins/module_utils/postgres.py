@@ -27,7 +27,7 @@ __metaclass__ = type
 
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 PSYCOPG_IMPORT_ERROR = None
 try:
@@ -56,8 +56,9 @@ def postgres_common_argument_spec():
         login_unix_socket=dict(type="str", default="", aliases=["unix_socket"]),
         db=dict(type="str", default="mlflow", aliases=["login_db"]),
         connect_timeout=dict(type="int", default=10),
-        ssl_mode=dict(type="str", default="prefer", choices=SSL_MODES),
-        ca_cert=dict(type="str", aliases=["ssl_rootcert"]),
+        # libpq's own variables, so a lab's verify-full and CA reach every module from the environment
+        ssl_mode=dict(type="str", default="prefer", choices=SSL_MODES, fallback=(env_fallback, ["PGSSLMODE"])),
+        ca_cert=dict(type="str", aliases=["ssl_rootcert"], fallback=(env_fallback, ["PGSSLROOTCERT"])),
     )
 
 

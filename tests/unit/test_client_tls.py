@@ -1,4 +1,4 @@
-"""The object-store modules verify a lab's own CA: ``ca_cert`` (or AWS_CA_BUNDLE) reaches the clients.
+"""The controller's clients verify a lab's own CA: S3 (``ca_cert`` or AWS_CA_BUNDLE) and PostgreSQL (PGSSLMODE, PGSSLROOTCERT).
 
 boto3's ``verify=True`` uses certifi's bundle and ignores AWS_CA_BUNDLE, so a lab
 whose S3 URL is https with the workbench's local CA needs the file passed on; the
@@ -38,3 +38,21 @@ def test_minio_admin_verifies_with_the_given_ca(tmp_path):
     admin = object_store.minio_admin_client(params(ca_cert=str(ca)))
     assert admin._http.connection_pool_kw["ca_certs"] == str(ca)
     assert admin._http.connection_pool_kw["cert_reqs"] == "CERT_REQUIRED"
+
+
+def test_postgres_modules_take_libpq_tls_settings_from_the_environment(monkeypatch, tmp_path):
+    """A lab's PostgreSQL is TLS only: PGSSLMODE/PGSSLROOTCERT reach every module's connection."""
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.enertef.workbench.plugins.module_utils import postgres
+
+    validator = ArgumentSpecValidator(postgres.postgres_common_argument_spec())
+    login = {"login_user": "workbench_admin", "login_password": os.urandom(8).hex()}
+    monkeypatch.setenv("PGSSLMODE", "verify-full")
+    monkeypatch.setenv("PGSSLROOTCERT", str(tmp_path / "ca.crt"))
+    params = validator.validate(login).validated_parameters
+    conn = postgres.get_conn_params(params)
+    assert (conn["sslmode"], conn["sslrootcert"]) == ("verify-full", str(tmp_path / "ca.crt"))
+    monkeypatch.delenv("PGSSLMODE")
+    monkeypatch.delenv("PGSSLROOTCERT")
+    conn = postgres.get_conn_params(validator.validate(login).validated_parameters)
+    assert conn["sslmode"] == "prefer" and "sslrootcert" not in conn
