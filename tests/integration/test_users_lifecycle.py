@@ -105,6 +105,8 @@ def walk_postgres():
         yield pg
 
 
+# seven playbook runs and two PostgreSQL servers: about 15 minutes on a busy machine
+@pytest.mark.timeout(2700)
 def test_create_rotate_backup_restore_health_offboard(walk_postgres, seaweedfs, tmp_path):
     (tmp_path / "state").mkdir()
     walk = Walk(Workbench(walk_postgres, seaweedfs, tmp_path / "state"), tmp_path)
