@@ -51,7 +51,7 @@ def test_no_task_of_the_users_role_loops_over_users():
 
 
 S3_TASK = "Create, update or remove every object-store identity (objects of absent users kept)"
-FILES_TASK = "Write the Secrets' manifests as 0600 files (one per Secret)"
+FILES_TASK = "Write the same manifests as 0600 files, one per Secret (tests, GitOps; off-boarded users' files removed)"
 
 
 def server_keys(seaweedfs, names):
