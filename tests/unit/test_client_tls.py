@@ -6,7 +6,9 @@ test checks what the real boto3 and minio clients were built with.
 """
 import os
 
-from ansible_collections.enertef.workbench.plugins.module_utils import object_store
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.enertef.workbench.plugins.module_utils import object_store, postgres
 
 
 def params(**more):
@@ -42,9 +44,6 @@ def test_minio_admin_verifies_with_the_given_ca(tmp_path):
 
 def test_postgres_modules_take_libpq_tls_settings_from_the_environment(monkeypatch, tmp_path):
     """A lab's PostgreSQL is TLS only: PGSSLMODE/PGSSLROOTCERT reach every module's connection."""
-    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-    from ansible_collections.enertef.workbench.plugins.module_utils import postgres
-
     validator = ArgumentSpecValidator(postgres.postgres_common_argument_spec())
     login = {"login_user": "workbench_admin", "login_password": os.urandom(8).hex()}
     monkeypatch.setenv("PGSSLMODE", "verify-full")
