@@ -7,25 +7,25 @@ Kubernetes is mocked: KubeSpawner is replaced by a local-process spawner that
 runs the same pre_spawn_hook and whose environment is the decoded data of the
 user's Secret as the users role renders it (roles/users/templates/user-secret.yaml.j2).
 
-The users' plan, credentials, Secrets and logins document come from the
-collection's own code (users_plan/users_credentials filters, the Secret
-template, module_utils/login.py), written into a manifests directory and a
-logins directory the way the users role leaves them (contracts 1 and 4).
+The users' plan, credentials (with each login password), Secrets and logins
+Secret come from the users role's own code (users_plan/users_credentials
+filters, its users-manifests.yaml.j2 template), laid out as users_manifests_dir
+and as the hub's logins mount (contracts 1 and 4).
 """
 import html
 import os
 import pathlib
-import secrets
 import time
 
 import pytest
 import requests
+import yaml
 
-from _render import render_template
+from _render import render_template_isolated
 from fixtures.hub import decoded_data, rendered_secrets, running_hub, write_logins
 
 from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_credentials, users_plan
-from ansible_collections.enertef.workbench.plugins.module_utils import tenant
+from ansible_collections.enertef.workbench.plugins.module_utils import login, tenant
 
 pytestmark = pytest.mark.integration
 
@@ -39,36 +39,32 @@ OFFBOARDING_INTERVAL = 2
 AUTH_REFRESH_AGE = 3
 
 
-def write_manifests(manifests_dir, plan, creds):
-    """Each present user's Secret, rendered by the users role's template, one 0600 file each."""
-    manifests_dir.mkdir(parents=True, exist_ok=True)
-    for user in plan["users"]:
-        if user.get("kind", "user") != "user" or user.get("state", "present") != "present":
-            continue
-        text = render_template("users", "user-secret.yaml.j2", {
-            "workbench_state_dir": str(manifests_dir.parent), "users_user": user, "users_credentials": creds})
-        path = manifests_dir / ("%s.yml" % user["k8s_secret"])
-        path.write_text(text)
-        path.chmod(0o600)
-
-
 @pytest.fixture(scope="module")
 def workbench(tmp_path_factory):
+    """The users role's own manifests template (every present user's Secret + the logins Secret)
+    rendered for the plan, laid out as users_manifests_dir and the hub's logins mount."""
     tmp_path = tmp_path_factory.mktemp("hub-login")
-    plan = users_plan(INVENTORY + [ADMIN], CSV)
+    plan = users_plan(INVENTORY + [ADMIN, NO_SECRET], CSV, [ADMIN])
     creds = users_credentials(plan, {}, 32)
-    for name in creds:
-        creds[name].setdefault("s3_access_key", name)
-    write_manifests(tmp_path / "manifests", plan, creds)
-    passwords = {name: secrets.token_urlsafe(24) for name in ["alice", "carol", "bob", "erin", ADMIN, NO_SECRET]}
-    write_logins(tmp_path / "logins", passwords, admins=[ADMIN])
+    docs = render_template_isolated("users", "users-manifests.yaml.j2", {
+        "workbench_state_dir": str(tmp_path), "users_plan": plan, "users_credentials": creds,
+        "users_present": [u for u in plan["users"] if u["state"] == "present"]})
+    manifests, logins = tmp_path / "manifests", tmp_path / "logins"
+    manifests.mkdir()
+    logins.mkdir()
+    for doc in docs:
+        if doc["metadata"]["name"] == login.LOGINS_SECRET:
+            for key, value in decoded_data(doc).items():
+                (logins / key).write_text(value)
+        elif doc["metadata"]["name"] != tenant.tenant_for(NO_SECRET)["k8s_secret"]:  # frank's is not there yet
+            (manifests / ("secret-%s.yaml" % doc["metadata"]["name"])).write_text(yaml.safe_dump(doc))
     role_vars = {"workbench_admins": [ADMIN], "jupyterhub_cull_enabled": False,
                  "jupyterhub_offboarding_interval": OFFBOARDING_INTERVAL,
                  "jupyterhub_auth_refresh_age": AUTH_REFRESH_AGE}
-    with running_hub(tmp_path, tmp_path / "manifests", tmp_path / "logins", role_vars) as hub:
-        hub.passwords = passwords
-        hub.logins_dir = tmp_path / "logins"
-        hub.manifests_dir = tmp_path / "manifests"
+    with running_hub(tmp_path, manifests, logins, role_vars) as hub:
+        hub.passwords = {name: entry["login_password"] for name, entry in creds.items() if "login_password" in entry}
+        hub.logins_dir = logins
+        hub.manifests_dir = manifests
         yield hub
 
 

@@ -33,7 +33,7 @@ import json
 import pytest
 import yaml
 
-from fixtures.hub import ROOT, decoded_data, postgres_service, rendered_secrets, running_hub, write_logins
+from fixtures.hub import decoded_data, postgres_service, rendered_secrets, running_hub
 from fixtures.jupyter import ARTIFACTS
 from fixtures.playbook import run_playbook
 from fixtures.tenants import USERS_PLAY, users_role_vars
@@ -47,7 +47,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 CHROMIUM = "/usr/bin/chromium"
 INVENTORY = [{"name": "alice", "groups": ["vision"]}, {"name": "carol", "groups": ["vision"]}, "erin"]
 CSV = "name,groups,state,purge\nbob,,present,\n"
-ROLE_WRITES_MANIFESTS = "users_manifests_dir:" in (ROOT / "roles" / "users" / "meta" / "argument_specs.yml").read_text()
 
 
 def shot(page, name):
@@ -57,33 +56,6 @@ def shot(page, name):
 
 class Day:
     """Everything the steps share."""
-
-
-def stand_in_for_users_role_outputs(state_dir, manifests_dir, credentials, variables):
-    """Until the users role writes users_manifests_dir and login passwords (contracts 1 and 4, users room):
-    the Secrets rendered by the role's own template from the role's credentials file, and logins
-    generated with module_utils/login.py. Used only when the role wrote no manifests."""
-    import secrets as random
-
-    from _render import render_template
-    from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_plan
-
-    plan = users_plan(INVENTORY, (state_dir / "users.csv").read_text())
-    manifests_dir.mkdir(parents=True, exist_ok=True)
-    passwords = {}
-    for user in plan["users"]:
-        if user.get("kind", "user") != "user" or user.get("state", "present") != "present":
-            continue
-        (manifests_dir / ("secret-%s.yaml" % user["k8s_secret"])).write_text(render_template(
-            "users", "user-secret.yaml.j2", dict(variables, users_user=user, users_credentials=credentials)))
-        credentials[user["name"]].setdefault("login_password", random.token_urlsafe(24))
-        passwords[user["name"]] = credentials[user["name"]]["login_password"]
-    logins = state_dir / "stand-in-logins"
-    write_logins(logins, passwords)
-    (manifests_dir / "secret-workbench-hub-logins.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "workbench-hub-logins", "namespace": "workbench"},
-        "stringData": {"logins.json": (logins / "logins.json").read_text()}}))
-    return credentials
 
 
 def provision(state_dir, manifests_dir, postgres, seaweedfs, pg_service, csv_text):
@@ -98,10 +70,6 @@ def provision(state_dir, manifests_dir, postgres, seaweedfs, pg_service, csv_tex
     result = run_playbook(USERS_PLAY, state_dir, extra_vars=variables)
     assert result.rc == 0, result
     credentials = yaml.safe_load((state_dir / "user-credentials.yml").read_text())
-    if not ROLE_WRITES_MANIFESTS:
-        for old in manifests_dir.glob("*.yaml"):
-            old.unlink()
-        credentials = stand_in_for_users_role_outputs(state_dir, manifests_dir, credentials, variables)
     return credentials
 
 
