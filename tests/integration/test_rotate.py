@@ -1,10 +1,14 @@
 """Credential rotation on real servers (PostgreSQL 18, SeaweedFS with its IAM API, MLflow 3.17.2),
 through playbooks/rotate.yml: after rotating alice_rot, her old password and old key are refused,
 the new ones work, her runs and artifacts are all there, and bob_rot is untouched."""
+import base64
+
 import psycopg
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 
+from ansible_collections.enertef.workbench.plugins.module_utils.tenant import tenant_for
 from fixtures.day2 import assert_ok, counts, snapshot, workbench_with_data
 
 pytestmark = pytest.mark.integration
@@ -16,6 +20,15 @@ USERS = [{"name": "alice_rot", "groups": ["rotml"]}, "bob_rot"]
 def workbench(seaweedfs, tmp_path_factory):
     with workbench_with_data(seaweedfs, tmp_path_factory, USERS, "rotate") as bench:
         yield bench
+
+
+def secret_values(manifests_dir, user):
+    """The decoded data of ``user``'s Secret as the users role wrote it (users_manifests_dir)."""
+    name = tenant_for(user)["k8s_secret"]
+    document = yaml.safe_load((manifests_dir / ("secret-%s.yaml" % name)).read_text())
+    values = dict((k, base64.b64decode(v).decode()) for k, v in (document.get("data") or {}).items())
+    values.update(document.get("stringData") or {})
+    return values
 
 
 def can_log_in(pg, user, password):
@@ -48,8 +61,15 @@ def test_rotating_alice_locks_out_her_old_credentials_only(workbench, tmp_path):
     assert can_log_in(pg, "alice_rot", old["alice_rot"]["db_password"])
     assert can_use_key(s3, "alice_rot", old["alice_rot"])
 
-    assert_ok(workbench.play("rotate", workbench_users=USERS, rotate_users=["alice_rot"]))
+    manifests = tmp_path / "manifests"
+    assert_ok(workbench.play("rotate", workbench_users=USERS, rotate_users=["alice_rot"],
+                             users_manifests_dir=str(manifests)))
     new = workbench.user_credentials()
+    # the new credentials reach alice's Secret (what her pod gets), not only the credentials file
+    secret = secret_values(manifests, "alice_rot")
+    assert secret["PGPASSWORD"] == new["alice_rot"]["db_password"]
+    assert secret["AWS_ACCESS_KEY_ID"] == new["alice_rot"]["s3_access_key"]
+    assert secret["AWS_SECRET_ACCESS_KEY"] == new["alice_rot"]["s3_secret_key"]
     assert new["alice_rot"]["db_password"] != old["alice_rot"]["db_password"]
     assert new["alice_rot"]["s3_access_key"] != old["alice_rot"]["s3_access_key"]
     assert not can_log_in(pg, "alice_rot", old["alice_rot"]["db_password"])
