@@ -183,6 +183,9 @@ def test_user_pods_reach_only_dns_hub_postgres_and_object_store(chart):
     peers = [json.loads(peer) for peer, rule_ports in destinations]
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "postgres"}}} in peers
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "object-store"}}} in peers
+    # the served models' API, which notebooks call (model_serving role)
+    assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "model-serving",
+                                            "app.kubernetes.io/component": "api"}}} in peers
     assert not [p for p in peers if p.get("ipBlock", {}).get("cidr") == "0.0.0.0/0"], "internet reachable"
     # Ingress only from pods labelled network-access-singleuser (the proxy and hub), not from other users.
     assert [peer for rule in policy["ingress"] for peer in rule["from"]] == [
