@@ -130,3 +130,24 @@ def test_all_problems_are_reported_together(playbook, path_without_docker):
                       env={"PATH": path_without_docker})
     message = problems(result)
     assert "docker command is not on PATH" in message and "GiB are free" in message
+
+
+def test_a_node_of_another_cpu_than_the_images_is_refused(playbook):
+    """The images are amd64-only (code-server, model serving): a k3d host or lab node of another
+    CPU is refused up front. Here this machine plays the node, with the images' list set to exclude it."""
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    other = "arm64" if machine == "amd64" else "amd64"
+    result = playbook(PLAY, extra_vars=dict(LENIENT, workbench_cluster="k3d", preflight_host_ports={},
+                                            preflight_node_architectures=[other]))
+    message = problems(result)
+    assert "localhost has an %s CPU" % machine in message, message
+    assert "built for linux/amd64 only" in message and "code-server" in message
+
+
+def test_the_images_architecture_is_amd64_only_and_so_is_the_build():
+    import yaml
+    root = os.path.join(os.path.dirname(__file__), "../..")
+    with open(os.path.join(root, "roles/preflight/defaults/main.yml")) as f:
+        assert yaml.safe_load(f)["preflight_node_architectures"] == ["amd64"]
+    with open(os.path.join(root, "files/notebook-image/Dockerfile")) as f:
+        assert "linux-amd64.tar.gz" in f.read(), "code-server download changed: revisit preflight_node_architectures"

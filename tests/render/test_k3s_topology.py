@@ -188,7 +188,10 @@ def test_single_server_config(tmp_path):
     # the GPU mark in the inventory, and only there
     assert agent["default-runtime"] == "nvidia"
     assert "workbench.enertef.io/gpu=true" in agent["node-label"]
-    assert "default-runtime" not in server and "node-label" not in server
+    assert "default-runtime" not in server
+    # the first server runs PostgreSQL (the node workbench_node_address names); no GPU label there
+    assert server["node-label"] == ["workbench.enertef.io/postgres=true"]
+    assert "workbench.enertef.io/postgres=true" not in agent["node-label"]
     # no mirror in the example, but the lab registry the workbench's images are pushed to
     assert sorted(registries) == ["lab-gpu-1", "lab-server-1"]
     for node in registries.values():
@@ -211,6 +214,8 @@ def test_ha_config(tmp_path, ha_inventory):
     # agents join through the VIP, not a single server
     assert configs["a1"]["server"] == configs["g1"]["server"] == "https://10.0.0.100:6443"
     assert "default-runtime" not in configs["a1"] and "node-label" not in configs["a1"]
+    assert configs["s1"]["node-label"] == ["workbench.enertef.io/postgres=true"]
+    assert "node-label" not in configs["s2"] and "node-label" not in configs["s3"]
     assert configs["g1"]["default-runtime"] == "nvidia"
     assert sorted(registries) == ["a1", "g1", "s1", "s2", "s3"]
     for node in registries.values():
