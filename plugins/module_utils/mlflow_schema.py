@@ -28,7 +28,7 @@ then runs as the user, who gains nothing); a group's schema, whose owner role
 has no member but the admin and which members cannot put code into, as the
 owner role, after checking that it holds no code the template does not have.
 The revisions are read by the admin only from plain tables that run no code
-when read (:func:`postgres.lock_plain_table`).
+when read (:func:`postgres.lock_plain_tables`).
 
 No pg_dump is needed on the controller; only psycopg, and MLflow + SQLAlchemy
 when the template must be (re)built or a tenant upgraded.
@@ -46,7 +46,7 @@ try:
 except ImportError:  # the modules report the missing library
     sql = None
 
-from ansible_collections.enertef.workbench.plugins.module_utils.postgres import lock_plain_table
+from ansible_collections.enertef.workbench.plugins.module_utils.postgres import lock_plain_tables
 
 TEMPLATE_SCHEMA = "workbench_mlflow_template"
 # serialises template (re)builds of concurrent runs: pg_advisory_xact_lock key
@@ -125,21 +125,23 @@ def alembic_revisions(conn, schemas=None):
     a column that is not plain text ...) is not read: it is a problem. Several
     rows give ``"<n rows>"``. One transaction, rolled back.
     """
-    revisions, problems = {}, {}
+    revisions = {}
     with conn.transaction(force_rollback=True):
         cursor = conn.cursor()
         found = [r[0] for r in cursor.execute(
             "SELECT n.nspname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE c.relname = 'alembic_version' AND (%s::text[] IS NULL OR n.nspname = ANY(%s::text[])) "
             "ORDER BY 1", (schemas and list(schemas), schemas and list(schemas))).fetchall()]
-        for schema in found:
-            problem = lock_plain_table(cursor, schema, "alembic_version", ["version_num"])
-            if problem:
-                problems[schema] = problem
-                continue
-            rows = cursor.execute(sql.SQL("SELECT version_num::pg_catalog.text FROM ONLY {}").format(
-                sql.Identifier(schema, "alembic_version"))).fetchall()
-            revisions[schema] = rows[0][0] if len(rows) == 1 else ("<%d rows>" % len(rows))
+        problems = dict((schema, problem) for (schema, dummy), problem in lock_plain_tables(
+            cursor, [(schema, "alembic_version") for schema in found], ["version_num"]).items())
+        readable = [schema for schema in found if schema not in problems]
+        if readable:
+            rows = cursor.execute(sql.SQL(" UNION ALL ").join(
+                sql.SQL("SELECT {}::pg_catalog.text, version_num::pg_catalog.text FROM ONLY {}").format(
+                    sql.Literal(schema), sql.Identifier(schema, "alembic_version")) for schema in readable)).fetchall()
+            for schema in readable:
+                versions = [version for owner, version in rows if owner == schema]
+                revisions[schema] = versions[0] if len(versions) == 1 else ("<%d rows>" % len(versions))
     return revisions, problems
 
 

@@ -12,7 +12,7 @@
 * ``encrypted_password()``: libpq's own SCRAM-SHA-256 hashing on the
   controller, so the plain text never travels to the server or into its logs;
 * ``tenant_conn_params()``: the same server, logged in as a tenant;
-* ``lock_plain_table()``: before the admin reads a row of a tenant's table,
+* ``lock_plain_tables()``: before the admin reads a row of a tenant's table,
   make sure it is a plain table that runs no code when read.
 
 The admin never runs a tenant's code (issue 11). Its sessions start with
@@ -156,51 +156,59 @@ def encrypted_password(conn, role, password):
 PLAIN_TEXT_TYPES = ("pg_catalog.varchar", "pg_catalog.text")
 
 
-def plain_table_problem(cursor, schema, table, columns):
-    """Why reading ``columns`` of ``schema.table`` could run someone's code, or None.
+def plain_table_problems(cursor, tables, columns):
+    """{(schema, table): why reading ``columns`` of it could run someone's code} for
+    each of ``tables`` ((schema, table) pairs) that is not safe; one catalog query.
 
-    A plain table (relkind 'r') with no rules, no triggers, no row-level
+    Safe is a plain table (relkind 'r') with no rules, no triggers, no row-level
     security and only built-in text columns that are not generated: a SELECT
     from ONLY it runs nothing but the server's own code.
     """
-    row = cursor.execute(
-        "SELECT c.relkind, c.relrowsecurity OR c.relforcerowsecurity, "
+    tables = list(tables)
+    rows = cursor.execute(
+        "SELECT t.schema, t.name, c.relkind, c.relrowsecurity OR c.relforcerowsecurity, "
         "  EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid), "
-        "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid), "
+        "  EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid), "
         "  EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), "
-        "  ARRAY(SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
+        "  ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
         "    AND a.attname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
         "    AND a.atttypid = ANY(%s::pg_catalog.regtype[]) ORDER BY 1) "
-        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relname = %s",
-        (list(columns), list(PLAIN_TEXT_TYPES), schema, table)).fetchone()
-    if row is None:
-        return "%s.%s does not exist" % (schema, table)
-    relkind, row_security, rules, triggers, policies, plain_columns = row
+        "FROM unnest(%s::text[], %s::text[]) AS t(schema, name) "
+        "LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = t.schema "
+        "LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = t.name",
+        (list(columns), list(PLAIN_TEXT_TYPES), [t[0] for t in tables], [t[1] for t in tables])).fetchall()
     kinds = {"v": "a view", "m": "a materialized view", "f": "a foreign table", "p": "a partitioned table",
              "S": "a sequence", "i": "an index", "c": "a composite type", "I": "a partitioned index"}
-    if relkind != "r":
-        return "%s.%s is %s, not a table" % (schema, table, kinds.get(relkind, "relkind %r" % relkind))
-    for present, what in ((rules, "rules"), (triggers, "triggers"), (policies or row_security, "row-level security")):
-        if present:
-            return "%s.%s has %s" % (schema, table, what)
-    if sorted(plain_columns) != sorted(columns):
-        return "%s.%s: columns %s are not plain text columns" % (
-            schema, table, ", ".join(sorted(set(columns) - set(plain_columns))))
-    return None
+    problems = {}
+    for schema, table, relkind, row_security, rules, triggers, policies, plain_columns in rows:
+        name = "%s.%s" % (schema, table)
+        if relkind is None:
+            problems[(schema, table)] = "%s does not exist" % name
+        elif relkind != "r":
+            problems[(schema, table)] = "%s is %s, not a table" % (name, kinds.get(relkind, "relkind %r" % relkind))
+        elif rules or triggers or policies or row_security:
+            problems[(schema, table)] = "%s has %s" % (name, "rules" if rules else "triggers" if triggers
+                                                       else "row-level security")
+        elif sorted(plain_columns) != sorted(columns):
+            problems[(schema, table)] = "%s: columns %s are not plain text columns" % (
+                name, ", ".join(sorted(set(columns) - set(plain_columns))))
+    return problems
 
 
-def lock_plain_table(cursor, schema, table, columns, lock_timeout="5s"):
-    """In the current transaction: check, lock (ACCESS SHARE) and check again,
-    so that the table cannot become a view, gain a rule or row-level security
+def lock_plain_tables(cursor, tables, columns, lock_timeout="5s"):
+    """In the current transaction: check, lock (ACCESS SHARE) the safe ones and check
+    again, so that none can become a view, gain a rule or row-level security
     before the caller reads it (all of those need a lock that conflicts).
-    Returns the problem (nothing locked or read), or None."""
-    problem = plain_table_problem(cursor, schema, table, columns)
-    if problem:
-        return problem
-    cursor.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout)))
-    cursor.execute(sql.SQL("LOCK TABLE ONLY {} IN ACCESS SHARE MODE").format(sql.Identifier(schema, table)))
-    return plain_table_problem(cursor, schema, table, columns)
+    Returns the problems (see :func:`plain_table_problems`); the others are locked."""
+    tables = list(tables)
+    problems = plain_table_problems(cursor, tables, columns)
+    safe = [t for t in tables if t not in problems]
+    if safe:
+        cursor.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout)))
+        cursor.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(
+            sql.SQL(", ").join(sql.SQL("ONLY {}").format(sql.Identifier(*t)) for t in safe)))
+        problems.update(plain_table_problems(cursor, safe, columns))
+    return problems
 
 
 def password_works(conn_params, user, password):

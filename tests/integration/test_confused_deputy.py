@@ -142,7 +142,8 @@ def group_attacks():
     steal = ("CREATE FUNCTION cd_eve.steal() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
              "INSERT INTO cd_eve.loot SELECT secret FROM cd_bob.canary; RETURN NEW; END $f$")
     return {
-        "trigger on a group table": [steal, "GRANT INSERT ON cd_eve.loot TO group_cd_team",
+        "trigger on a group table": [steal, "GRANT USAGE ON SCHEMA cd_eve TO group_cd_team",
+                                     "GRANT INSERT ON cd_eve.loot TO group_cd_team",
                                      "CREATE TRIGGER steal BEFORE INSERT ON group_cd_team.runs "
                                      "FOR EACH ROW EXECUTE FUNCTION cd_eve.steal()"],
         "function in the group schema": ["CREATE FUNCTION group_cd_team.f() RETURNS int LANGUAGE sql AS 'SELECT 1'"],
@@ -177,7 +178,8 @@ def invariants(hostile, after):
             "AND (has_table_privilege(r.oid, 'cd_bob.canary', 'SELECT') "
             "  OR has_schema_privilege(r.oid, 'cd_bob', 'USAGE') OR pg_has_role(r.oid, 'cd_bob', 'USAGE') "
             "  OR pg_has_role(r.oid, 'workbench_admin', 'USAGE') "
-            "  OR pg_has_role(r.oid, 'workbench_owner_group_cd_team', 'USAGE'))", (VICTIM,)).fetchall()
+            "  OR coalesce(pg_has_role(r.oid, to_regrole('workbench_owner_group_cd_team'), 'USAGE'), false))",
+            (VICTIM,)).fetchall()
         loot, ran_as_admin = [], []
         for (schema,) in conn.execute("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'cd\\_%%'").fetchall():
             if conn.execute("SELECT to_regclass(%s)", (schema + ".loot",)).fetchone()[0]:
