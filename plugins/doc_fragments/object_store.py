@@ -40,7 +40,7 @@ options:
       - Verify the server's TLS certificate when O(endpoint_url) is https.
     type: bool
     default: true
-  ca_cert:
+  s3_ca_cert:
     description:
       - CA certificate file (PEM) to verify the server with, e.g. the lab's local CA
         (C(<state dir>/tls/ca.crt)). Without it the system's CA bundle is used.

@@ -136,7 +136,8 @@ OBJECT_STORE_ARGUMENT_SPEC = dict(
     region=dict(type="str", default="us-east-1"),
     validate_certs=dict(type="bool", default=True),
     # A lab's own CA (k3s_server's local CA): the standard AWS variable, as amazon.aws reads it.
-    ca_cert=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
+    # (s3_: the backup/restore/health modules also take PostgreSQL's ca_cert)
+    s3_ca_cert=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
     timeout=dict(type="int", default=10),
 )
 
@@ -304,8 +305,8 @@ def boto3_client(params, service, max_pool_connections=10):
 
 def tls_verify(params):
     """What boto3 takes as ``verify``: the CA file when one is given, else validate_certs."""
-    if params["validate_certs"] and params.get("ca_cert"):
-        return params["ca_cert"]
+    if params["validate_certs"] and params.get("s3_ca_cert"):
+        return params["s3_ca_cert"]
     return params["validate_certs"]
 
 
