@@ -105,6 +105,21 @@ def test_mlflow_command_keeps_secrets_out_of_argv_and_turns_jobs_off():
     assert "*" not in hosts and "localhost:*" in hosts
 
 
+def test_mlflow_pool_fits_in_the_tenant_connection_limit():
+    """The join between the pod and the database: the user's MLflow server's pool,
+    plus the launcher's check and a kernel of the user's own, stays within the
+    connection limit pg_tenant gives every tenant."""
+    from ansible_collections.enertef.workbench.plugins.modules import pg_tenant
+
+    limit = pg_tenant.argument_spec()["connection_limit"]["default"]
+    _, env = mlflow_launcher.mlflow_command(4242, pod_env())
+    pool = int(env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]) + int(env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"])
+    assert pool + 2 <= limit, "MLflow may hold %d connections, the tenant limit is %d" % (pool, limit)
+    # an admin's own pool setting in the pod wins
+    _, env = mlflow_launcher.mlflow_command(4242, dict(pod_env(), MLFLOW_SQLALCHEMYSTORE_POOL_SIZE="1"))
+    assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"] == "1"
+
+
 def test_public_origins_become_allowed_hosts_and_cors_origins():
     command, _ = mlflow_launcher.mlflow_command(1, pod_env(
         WORKBENCH_PUBLIC_ORIGINS="https://hub.lab.example, http://localhost:8080",

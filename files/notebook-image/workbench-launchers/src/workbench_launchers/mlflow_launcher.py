@@ -31,6 +31,8 @@ REQUIRED_VARIABLES = ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_ARTIFACTS_DESTINATION"
 S3_VARIABLES = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 CONNECT_TIMEOUT = 5
 RECHECK_SECONDS = 10
+MLFLOW_POOL_SIZE = 2
+MLFLOW_POOL_OVERFLOW = 2
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "localhost:*", "127.0.0.1:*")
 
 
@@ -191,6 +193,11 @@ def mlflow_command(port, environ):
     env.pop("MLFLOW_ARTIFACTS_DESTINATION", None)  # only meaningful with --serve-artifacts
     # One user's UI needs no background job runner (huey workers, scheduled jobs).
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    # At most 4 database connections for this server (SQLAlchemy's default is
+    # 5 + 10): the tenant's connection limit (pg_tenant, 8) leaves the rest to
+    # the user's own kernels; see roles/postgres/README.md for the budget.
+    env.setdefault("MLFLOW_SQLALCHEMYSTORE_POOL_SIZE", str(MLFLOW_POOL_SIZE))
+    env.setdefault("MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW", str(MLFLOW_POOL_OVERFLOW))
     return command, env
 
 
