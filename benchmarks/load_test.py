@@ -243,11 +243,29 @@ class ConnectionWatch(threading.Thread):
         self.postgres, self.stop_event = postgres, threading.Event()
         self.peak_total, self.peak_per_role = 0, {}
         self.max_connections = None
+        self.backend_pss = []  # proportional set size of each client backend, sampled
+
+    @staticmethod
+    def pss_bytes(pid):
+        try:
+            for line in pathlib.Path("/proc/%d/smaps_rollup" % pid).read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
 
     def run(self):
         with self.postgres.superuser_connect(autocommit=True) as conn:
             self.max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
+            samples = 0
             while not self.stop_event.wait(0.2):
+                samples += 1
+                if samples % 25 == 0:  # every 5 s: memory of each client backend
+                    pids = [r[0] for r in conn.execute(
+                        "SELECT pid FROM pg_catalog.pg_stat_activity WHERE backend_type = 'client backend'"
+                        " AND pid <> pg_backend_pid()")]
+                    self.backend_pss.extend(p for p in map(self.pss_bytes, pids) if p)
                 rows = conn.execute(
                     "SELECT usename, count(*) FROM pg_catalog.pg_stat_activity"
                     " WHERE backend_type = 'client backend' AND usename IS NOT NULL GROUP BY usename").fetchall()
@@ -343,6 +361,9 @@ def run_load(postgres, seaweedfs, servers, credentials, options):
     lines.append("PostgreSQL connections: peak %d of max_connections %d; busiest tenant %s: %d (its limit %s)"
                  % (watch.peak_total, watch.max_connections, busiest[0], busiest[1],
                     limits.get(busiest[0], "?") if limits.get(busiest[0], -1) != -1 else "none"))
+    if watch.backend_pss:
+        lines.append("PostgreSQL memory per client connection (PSS): median %.1f MiB, p95 %.1f MiB"
+                     % (statistics.median(watch.backend_pss) / 2**20, percentile(watch.backend_pss, 0.95) / 2**20))
     lines.append("resident memory per user's MLflow server: median %.0f MiB, max %.0f MiB"
                  % (statistics.median(peak_rss) / 2**20, max(peak_rss) / 2**20))
     return "\n".join(lines) + "\n"
