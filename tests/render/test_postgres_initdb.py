@@ -24,7 +24,8 @@ def connects(info, user, dbname):
 @pytest.mark.integration
 def test_initdb_sql_takes_connect_away_from_public():
     configmap = find(render_role("postgres")["initdb.yaml.j2"], "ConfigMap", "postgres-initdb")
-    (script,) = configmap["data"].values()
+    # the admin script (20-) needs the image's environment: tests/fixtures/postgres.py runs it
+    script = configmap["data"]["10-revoke-public-connect.sql"]
     # Not pytest's tmp_path: under root the server runs as its own system user, which
     # cannot enter pytest's 0700 directories (what tests/fixtures/postgres.py does too).
     workdir = Path(tempfile.mkdtemp(prefix="workbench-initdb-"))
