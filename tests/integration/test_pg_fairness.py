@@ -87,3 +87,10 @@ def test_a_bad_limit_is_refused_before_anything_changes(pg_module, tenant_postgr
     result = pg_module("pg_tenant", tenants=[{"name": "fair_bad", "password": password(), option: value}])
     assert result.get("failed") is True and named in result["msg"], result
     assert role_settings(tenant_postgres, "fair_bad") is None
+
+
+def test_the_users_role_gives_every_user_the_limits(provision, postgres_server):
+    """The join: users provisioned by the users role get pg_tenant's fairness settings."""
+    provision([{"name": "fair_role"}])
+    assert role_settings(postgres_server, "fair_role") == (
+        8, ["search_path=fair_role", "statement_timeout=15min", "idle_in_transaction_session_timeout=10min"])

@@ -111,10 +111,14 @@ def test_mlflow_pool_fits_in_the_tenant_connection_limit():
     connection limit pg_tenant gives every tenant."""
     from ansible_collections.enertef.workbench.plugins.modules import pg_tenant
 
-    limit = pg_tenant.argument_spec()["connection_limit"]["default"]
+    import yaml
+
+    users_defaults = yaml.safe_load((ROOT / "roles" / "users" / "defaults" / "main.yml").read_text())
     _, env = mlflow_launcher.mlflow_command(4242, pod_env())
     pool = int(env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"]) + int(env["MLFLOW_SQLALCHEMYSTORE_MAX_OVERFLOW"])
-    assert pool + 2 <= limit, "MLflow may hold %d connections, the tenant limit is %d" % (pool, limit)
+    for where, limit in (("pg_tenant", pg_tenant.argument_spec()["connection_limit"]["default"]),
+                         ("users role", users_defaults["users_postgres_connection_limit"])):
+        assert pool + 2 <= limit, "MLflow may hold %d connections, the %s limit is %d" % (pool, where, limit)
     # an admin's own pool setting in the pod wins
     _, env = mlflow_launcher.mlflow_command(4242, dict(pod_env(), MLFLOW_SQLALCHEMYSTORE_POOL_SIZE="1"))
     assert env["MLFLOW_SQLALCHEMYSTORE_POOL_SIZE"] == "1"
