@@ -24,8 +24,8 @@ def settings(container):
 
 
 @pytest.mark.parametrize("active, max_connections, memory", [
-    (20, 125, "1512Mi"),     # the laptop default
-    (100, 525, "4712Mi"),    # a lab of 500 declared users, 100 working at once
+    (20, 145, "1672Mi"),     # the laptop default
+    (100, 625, "5512Mi"),    # a lab of 500 declared users, 100 working at once
 ])
 def test_max_connections_and_memory_follow_the_active_users(active, max_connections, memory, k8s_validate):
     container = server_container({"postgres_active_users": active})
