@@ -24,10 +24,18 @@ SCHEMAS = ["up_ann", "up_ben", "group_upteam"]
 STEPS_BACK = 3
 
 
+def table_owner(pg, schema):
+    """Who owns the schema's MLflow tables (a group's are owned by its owner role, not the group)."""
+    with pg.admin_connect() as conn:
+        return conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)",
+                            (schema + ".alembic_version",)).fetchone()[0]
+
+
 def downgrade(pg, schema, revision):
     from alembic import command
     from mlflow.store.db.utils import _get_alembic_config
-    engine = logic.sqlalchemy_engine(pg.url(pg.admin_user, pg.admin_password), schema, role=schema)
+    engine = logic.sqlalchemy_engine(pg.url(pg.admin_user, pg.admin_password), schema,
+                                     role=table_owner(pg, schema))
     config = _get_alembic_config(str(engine.url))
     try:
         with engine.begin() as connection:
