@@ -27,8 +27,10 @@ STEPS_BACK = 3
 def table_owner(pg, schema):
     """Who owns the schema's MLflow tables (a group's are owned by its owner role, not the group)."""
     with pg.admin_connect() as conn:
-        return conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = to_regclass(%s)",
-                            (schema + ".alembic_version",)).fetchone()[0]
+        # the catalog by name: to_regclass would need USAGE on the schema
+        return conn.execute("SELECT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n "
+                            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = 'alembic_version'",
+                            (schema,)).fetchone()[0]
 
 
 def downgrade(pg, schema, revision):
