@@ -104,7 +104,7 @@ options:
     default: 15min
   idle_in_transaction_session_timeout:
     description:
-      - The role's default C(idle_in_transaction_session_timeout): a session left
+      - The role's default C(idle_in_transaction_session_timeout). A session left
         idle inside a transaction (holding locks) is ended after this long; C(0) for never.
     type: str
     default: 10min
