@@ -421,6 +421,7 @@ def ensure_privileges(log, facts, ids):
     schema = ids["pg_schema"]
     is_group = ids["kind"] == "group"
     group_oid = log.fetchone("SELECT to_regrole(%s)::oid::int", (ids["pg_role"],))[0] if is_group else None
+
     def revoke(kind, target, grants):
         """REVOKE ALL from anyone but the group role; from it, what it must not hold."""
         for grantee in sorted(set(g for g, dummy in grants)):

@@ -531,9 +531,9 @@ def minio_absent(store, params, tenant, plan):
 def input_problem(params):
     """Why the options of one tenant cannot work together (checked before any request), or None."""
     try:
-        validate_name(params["name"])
+        validate_name(params["name"], params["kind"])
         for group in params["groups"]:
-            validate_name(group)
+            validate_name(group, "group")
     except TenantNameError as err:
         return str(err)
     problem = bucket_name_problem(params["bucket"])

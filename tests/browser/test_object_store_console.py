@@ -42,6 +42,7 @@ def generated_credentials():
     """What the secrets role generates (names and shapes; the values are new each run)."""
     word = lambda: secrets.token_urlsafe(24).replace("-", "x").replace("_", "y")  # noqa: E731
     return {"postgres_admin_user": "workbench_admin", "postgres_admin_password": word(),
+            "postgres_superuser_password": word(),
             "object_store_root_user": "workbench-root", "object_store_root_password": word(),
             "object_store_console_user": "admin", "object_store_console_password": word(),
             "pgadmin_email": "admin@workbench.lab", "pgadmin_password": word()}
