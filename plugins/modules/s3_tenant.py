@@ -248,7 +248,7 @@ tenants:
       C(msg) for a tenant that failed.
   returned: when O(tenants) is given
   type: dict
-  sample: {"alice": {"changed": true, "access_key": "AKIAEXAMPLEKEYID0001", "secret_key": "...",
+  sample: {"alice": {"changed": true, "access_key": "(made by the server)", "secret_key": "...",
            "key_created": true, "actions": ["create_user alice", "create_access_key alice",
            "put_user_policy alice workbench-tenant"]}}
 failed_tenants:
