@@ -80,7 +80,9 @@ def test_with_tls_the_server_requires_it_over_tcp(k8s_validate):
     assert args[::2] == ["-c"] * len(settings)
     assert settings == {"hba_file": "/etc/postgresql/hba/pg_hba.conf", "ssl": "on",
                         "ssl_cert_file": "/etc/postgresql/tls/tls.crt", "ssl_key_file": "/etc/postgresql/tls/tls.key",
-                        "ssl_min_protocol_version": "TLSv1.2"}
+                        "ssl_min_protocol_version": "TLSv1.2",
+                        # the connection budget (test_postgres_budget.py)
+                        "max_connections": "145", "shared_buffers": "256MB"}
     tls = next(v for v in pod["volumes"] if v["name"] == "tls")
     assert tls["secret"]["secretName"] == "workbench-postgres-tls" and tls["secret"]["defaultMode"] == 0o640
     assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsUser"]
