@@ -93,7 +93,9 @@ def test_with_tls_the_server_requires_it_over_tcp(k8s_validate):
 
 def test_without_tls_no_ssl_settings_and_passwords_still_required():
     pod, hba, _ = rendered(postgres_tls_secret="")
-    assert pod["containers"][0]["args"] == ["-c", "hba_file=/etc/postgresql/hba/pg_hba.conf"]
+    args = pod["containers"][0]["args"]
+    assert args[:2] == ["-c", "hba_file=/etc/postgresql/hba/pg_hba.conf"]
+    assert not [a for a in args if a.startswith("ssl")]
     assert not [v for v in pod["volumes"] if v["name"] == "tls"]
     assert "trust" not in hba and "host      all  all  all  scram-sha-256" in hba
 

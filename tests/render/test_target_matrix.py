@@ -183,7 +183,10 @@ def _load(out, tmp):
     tmp.mkdir(parents=True, exist_ok=True)
     rendered["chart"] = helm_template(values, tmp)
     rendered["values"] = values
-    rendered["texts"].append(("jupyterhub chart", yaml.safe_dump_all(_addresses_only(rendered["chart"]))))
+    # the chart's own jupyterhub_config.py points the culler at the hub's API inside the hub pod
+    chart_text = yaml.safe_dump_all(_addresses_only(rendered["chart"]))
+    chart_text = chart_text.replace("--url=http://localhost:8081", "--url=<hub pod itself>")
+    rendered["texts"].append(("jupyterhub chart", chart_text))
     return rendered
 
 
