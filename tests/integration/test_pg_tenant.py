@@ -292,16 +292,24 @@ def acts_as(server, role, password, target):
     return True
 
 
+def victim_and_intruder(pg_module, tenant_postgres, victim, intruder, grant_as):
+    """Two tenants, the victim with a table, and ``GRANT victim TO intruder`` run on the
+    connection ``grant_as`` opens; returns (victim password, intruder password)."""
+    victim_pw, intruder_pw = new_password(), new_password()
+    pg_module("pg_tenant", name=victim, password=victim_pw)
+    pg_module("pg_tenant", name=intruder, password=intruder_pw)
+    with tenant_postgres.connect(victim, victim_pw) as conn:
+        conn.execute("CREATE TABLE notes (body text)")
+    with grant_as() as conn:
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(victim), sql.Identifier(intruder)))
+    return victim_pw, intruder_pw
+
+
 def test_foreign_membership_in_a_user_role_is_revoked(pg_module, tenant_postgres):
     """``GRANT victim TO intruder`` run with the provisioning login (an operator's
     slip): the next run of the victim's tenant takes it back."""
-    victim_pw, intruder_pw = new_password(), new_password()
-    pg_module("pg_tenant", name="pgt_victim", password=victim_pw)
-    pg_module("pg_tenant", name="pgt_intruder", password=intruder_pw)
-    with tenant_postgres.connect("pgt_victim", victim_pw) as conn:
-        conn.execute("CREATE TABLE notes (body text)")
-    with tenant_postgres.admin_connect() as conn:
-        conn.execute("GRANT pgt_victim TO pgt_intruder")
+    victim_pw, intruder_pw = victim_and_intruder(pg_module, tenant_postgres, "pgt_victim", "pgt_intruder",
+                                                 tenant_postgres.admin_connect)
     assert acts_as(tenant_postgres, "pgt_intruder", intruder_pw, "pgt_victim"), "positive control"
 
     repaired = pg_module("pg_tenant", name="pgt_victim", password=victim_pw)
@@ -311,13 +319,8 @@ def test_foreign_membership_in_a_user_role_is_revoked(pg_module, tenant_postgres
 
 
 def test_foreign_membership_granted_by_a_superuser_is_revoked_or_reported(pg_module, tenant_postgres):
-    victim_pw, intruder_pw = new_password(), new_password()
-    pg_module("pg_tenant", name="pgt_victim2", password=victim_pw)
-    pg_module("pg_tenant", name="pgt_intruder2", password=intruder_pw)
-    with tenant_postgres.connect("pgt_victim2", victim_pw) as conn:
-        conn.execute("CREATE TABLE notes (body text)")
-    with tenant_postgres.superuser_connect() as conn:
-        conn.execute("GRANT pgt_victim2 TO pgt_intruder2")
+    victim_pw, intruder_pw = victim_and_intruder(pg_module, tenant_postgres, "pgt_victim2", "pgt_intruder2",
+                                                 tenant_postgres.superuser_connect)
     repaired = pg_module("pg_tenant", name="pgt_victim2", password=victim_pw)
     assert repaired.get("failed") or not acts_as(tenant_postgres, "pgt_intruder2", intruder_pw, "pgt_victim2")
     if repaired.get("failed"):  # the run names who granted it and what to run, instead of claiming a repair
