@@ -1,9 +1,18 @@
 """The users role's planning filters (plugins/filter/users_plan.py)."""
+import json
+
 import pytest
 from ansible.errors import AnsibleFilterError
+from sqlalchemy.engine import make_url
 
+# Imported here, not inside the tests: once another test has run Ansible in this
+# process, its collection finder refuses imports of collection modules not yet loaded.
+from ansible_collections.enertef.workbench.plugins.filter.k8s_manifests import k8s_changed_manifests, k8s_existing_of
+from ansible_collections.enertef.workbench.plugins.filter.users_hub_logins import users_hub_logins
+from ansible_collections.enertef.workbench.plugins.filter.users_mlflow_backend_uri import users_mlflow_backend_uri
 from ansible_collections.enertef.workbench.plugins.filter.users_plan import (
-    users_credentials, users_merge_s3_keys, users_plan)
+    users_credentials, users_merge_s3_keys, users_pg_tenants, users_plan, users_s3_tenants)
+from ansible_collections.enertef.workbench.plugins.module_utils import login
 
 CSV = "name,groups,state,purge\ncarol,ml;vision,,\ndave,,absent,true\n"
 
@@ -76,7 +85,6 @@ def test_iam_keys_are_recorded_only_when_returned():
 
 
 def test_one_pg_tenant_call_covers_groups_present_and_absent_users():
-    from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_pg_tenants
     plan = users_plan([{"name": "alice", "groups": ["ml"]}, {"name": "bob", "state": "absent", "purge": True}])
     creds = users_credentials(plan, {}, 16)
     assert users_pg_tenants(plan, creds) == [
@@ -121,9 +129,6 @@ def test_every_kind_of_bad_input_is_reported_together():
 
 
 def test_admins_are_flagged_in_the_plan_and_the_logins():
-    import json
-    from ansible_collections.enertef.workbench.plugins.filter.users_hub_logins import users_hub_logins
-    from ansible_collections.enertef.workbench.plugins.module_utils import login
     plan = users_plan(["alice", "bob", {"name": "dave", "state": "absent"}], "name\ncarol\n", ["bob"])
     assert plan["admins"] == ["bob"] and plan["database"] == "mlflow" and plan["bucket"] == "mlflow"
     creds = users_credentials(plan, {"dave": {"login_password": "x", "login_password_hash": login.hash_password("x")}})
@@ -135,7 +140,6 @@ def test_admins_are_flagged_in_the_plan_and_the_logins():
 
 
 def test_login_passwords_are_hashed_once_and_rotated_on_request():
-    from ansible_collections.enertef.workbench.plugins.module_utils import login
     plan = users_plan(["alice", "bob"])
     first = users_credentials(plan, {}, 24)
     assert len(first["alice"]["login_password"]) == 24
@@ -150,8 +154,6 @@ def test_login_passwords_are_hashed_once_and_rotated_on_request():
 
 
 def test_the_mlflow_uri_is_built_by_sqlalchemy_and_parses_back():
-    from sqlalchemy.engine import make_url
-    from ansible_collections.enertef.workbench.plugins.filter.users_mlflow_backend_uri import users_mlflow_backend_uri
     user = users_plan(["alice"])["users"][0]
     awkward = "p@ss:w/rd%?#&= x"
     url = make_url(users_mlflow_backend_uri(user, awkward, "postgres.workbench.svc.cluster.local", "5432"))
@@ -161,7 +163,6 @@ def test_the_mlflow_uri_is_built_by_sqlalchemy_and_parses_back():
 
 
 def test_bulk_result_keys_are_recorded_and_failed_tenants_left_alone():
-    from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_s3_tenants
     plan = users_plan([{"name": "alice", "groups": ["mlg"]}, {"name": "bob"}, {"name": "carol", "state": "absent"}])
     creds = {"alice": {"db_password": "p", "s3_secret_key": "m" * 8},
              "bob": {"db_password": "q", "s3_access_key": "HELD", "s3_secret_key": "s"}}
@@ -180,8 +181,6 @@ def test_bulk_result_keys_are_recorded_and_failed_tenants_left_alone():
 
 
 def test_only_new_or_changed_secrets_are_sent_and_only_existing_ones_deleted():
-    from ansible_collections.enertef.workbench.plugins.filter.k8s_manifests import (
-        k8s_changed_manifests, k8s_existing_of)
 
     def secret(name, value, **labels):
         return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": {"K": value},
