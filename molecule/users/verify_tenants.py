@@ -154,4 +154,7 @@ def verify():
 
 
 if __name__ == "__main__":
-    {"prepare": prepare, "verify": verify}[mode]()
+    try:
+        {"prepare": prepare, "verify": verify}[mode]()
+    except Exception as err:  # name the failure in one line: molecule's output is cut to its tail
+        sys.exit("verify_tenants.py %s failed: %s: %s" % (mode, type(err).__name__, err))
