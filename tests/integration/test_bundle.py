@@ -83,8 +83,9 @@ def bundle_vars(sources, state):
         "airgap_image_archives": sources["archives"],
         "airgap_charts": [{"name": "jupyterhub", "version": "4.4.0", "repo_url": "", "path": str(sources["chart"])}],
         "airgap_bundle_output": str(state / "bundle.tar"),
-        # no Docker daemon here to build the notebook image with
+        # no Docker daemon here to build the notebook and model-serving images with
         "notebook_image_build": False,
+        "model_serving_image_build": False,
     }
 
 
@@ -204,6 +205,21 @@ def test_the_bundle_builds_the_notebook_image_instead_of_pulling_it(sources, tmp
     failed = [name for name, _, r in result.task_results() if r.get("failed")]
     assert failed == ["Build the JupyterLab image"], failed
     assert not [name for name, _, _ in result.task_results() if name == "Pull the other images"]
+
+
+def test_the_bundle_builds_the_model_serving_image(sources, tmp_path):
+    """serve-model.yml cannot build in an air gap (pip has no index there): bundle.yml builds it here."""
+    (tmp_path / "inventory.yml").write_text(INVENTORY)
+    variables = bundle_vars(sources, tmp_path / "state")
+    del variables["model_serving_image_build"]
+    # no Docker daemon here: the run stops at the build, named by its content tag
+    result = run_bundle(tmp_path, variables, env={"DOCKER_HOST": "unix://%s/no-docker.sock" % tmp_path})
+    assert result.rc != 0
+    failed = [(name, r) for name, _, r in result.task_results() if r.get("failed")]
+    assert [name for name, _ in failed] == ["Build the serving image"], failed
+    named = [r["ansible_facts"]["model_serving_image_reference"] for name, _, r in result.task_results()
+             if name == "Name the serving image by its content"]
+    assert named and named[0]["tag"].startswith("mlflow") and named[0]["image"].endswith(":" + named[0]["tag"]), named
 
 
 def test_the_bundle_finds_helm_in_the_state_dir(sources, tmp_path):
