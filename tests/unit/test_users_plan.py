@@ -159,7 +159,16 @@ def test_the_mlflow_uri_is_built_by_sqlalchemy_and_parses_back():
     url = make_url(users_mlflow_backend_uri(user, awkward, "postgres.workbench.svc.cluster.local", "5432"))
     assert (url.drivername, url.username, url.password, url.host, url.port, url.database) == (
         "postgresql+psycopg", "alice", awkward, "postgres.workbench.svc.cluster.local", 5432, "mlflow")
-    assert url.query == {"options": "-c search_path=alice"}
+    assert url.query == {"options": "-csearch_path=alice"}
+
+
+def test_the_mlflow_uri_connects_with_libpq_too():
+    """libpq reads the URL as a URI (the MLflow tile's database check does): no '+' for a space."""
+    import psycopg
+
+    user = users_plan(["alice"])["users"][0]
+    uri = users_mlflow_backend_uri(user, "pw", "db.example", "5432").replace("postgresql+psycopg://", "postgresql://")
+    assert psycopg.conninfo.conninfo_to_dict(uri)["options"] == "-csearch_path=alice"
 
 
 def test_bulk_result_keys_are_recorded_and_failed_tenants_left_alone():
