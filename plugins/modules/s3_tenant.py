@@ -15,12 +15,12 @@ description:
   - Creates (or removes) the object-store user of a workbench tenant, its access key, and a
     policy that lets it read, write, delete and list only C(<bucket>/<tenant>/) and, for a user,
     the prefixes of its groups (C(<bucket>/group_<group>/)).
-  - That policy is the user's only one; any other policy found on the user (an inline IAM policy,
-    an attached MinIO policy such as C(readwrite)) is removed, since it could grant more.
+  - That policy is the user's only one; any other policy found on the user (an inline or attached IAM
+    policy, an attached MinIO policy such as C(readwrite)) is removed, since it could grant more.
   - All names come from C(enertef.workbench.tenant.tenant_for); a name that breaks the naming
     rule is refused with the rule in the message, before any request is made.
-  - Two backends. V(iam) speaks the AWS IAM API (SeaweedFS, Ceph RGW, AWS) with an inline user
-    policy. V(minio) speaks the MinIO admin API through the C(minio) SDK with a canned policy
+  - Two backends. V(iam) speaks the AWS IAM API (SeaweedFS, Ceph RGW, AWS) with a managed policy
+    per tenant attached to the user (or an inline user policy, O(iam_policy)). V(minio) speaks the MinIO admin API through the C(minio) SDK with a canned policy
     per tenant attached to the user.
   - Policies are compared in canonical form (key order, list order and one-item lists do not
     matter), so a rerun reports no change.
@@ -74,10 +74,24 @@ options:
     default: mlflow
   policy_name:
     description:
-      - Name of the inline user policy (V(iam)); for V(minio) the canned policy is named
-        C(<policy_name>-<tenant id>) because MinIO policies are global.
+      - The tenant policy is named C(<policy_name>-<tenant id>) (V(minio), and V(iam) with
+        O(iam_policy=managed)) because those policies belong to the account, not to the user;
+        with O(iam_policy=inline) it is the name of the inline user policy.
     type: str
     default: workbench-tenant
+  iam_policy:
+    description:
+      - V(iam) only. How the tenant policy is given to the user.
+      - V(managed) (default) creates a customer-managed policy per tenant (C(CreatePolicy), later
+        C(CreatePolicyVersion)) and attaches it to the user, the only policy of the user: every
+        inline policy and every other attached policy is removed. On SeaweedFS these calls write
+        one record each, where C(PutUserPolicy) rewrites every identity of the server (see the notes).
+      - V(inline) puts the policy inline on the user (C(PutUserPolicy)), for IAM servers without
+        managed policies for users (Ceph RGW); every attached managed policy is then detached.
+      - Switching is safe both ways: the next run moves each tenant to the chosen kind.
+    type: str
+    choices: [managed, inline]
+    default: managed
   access_key:
     description:
       - V(iam) only. The access key id the caller already holds for this tenant. It is kept if the
@@ -112,7 +126,7 @@ options:
         checked before any request is made (a bad name or a tenant listed twice changes nothing).
       - Each entry takes O(name), O(kind), O(groups), O(state), O(access_key), O(secret_key),
         O(rotate_key) and O(update_secret) with the same meaning; O(backend), O(bucket),
-        O(policy_name) and the connection options apply to all of them.
+        O(policy_name), O(iam_policy) and the connection options apply to all of them.
       - The tenants' requests run concurrently, at most O(parallel) tenants at a time. Group entries
         are handled first.
       - If some tenants fail, the others are still brought to their state; the module then fails
@@ -174,6 +188,14 @@ notes:
     any service account the user holds. V(iam): SeaweedFS 4.48 lets a user create access keys for
     itself and accepts no C(Deny) statement, so pass O(access_key) (the users role does): every run
     then deletes every other key, and O(rotate_key) leaves exactly one."
+  - "Cost on SeaweedFS (4.48, C(filer_etc) credential store). Every IAM request loads the whole
+    identity configuration, and every C(CreateAccessKey), C(DeleteAccessKey), C(PutUserPolicy) or
+    C(DeleteUserPolicy) saves it whole: one file per identity rewritten, each write making the S3
+    server reload all identities. A new tenant therefore costs time growing with the number of
+    identities already there. C(CreateUser), C(CreatePolicy), C(CreatePolicyVersion) and
+    C(AttachUserPolicy) write one record; O(iam_policy=managed) uses them, leaving one full save (the
+    key) per new tenant. A rerun that changes nothing only reads (four requests per tenant, one list
+    of the managed policies per call)."
   - A client error that concerns the endpoint itself (unreachable, admin credentials refused) met
     on the first tenant of O(tenants) stops the call there, rather than failing every tenant in turn.
   - Tested against SeaweedFS (V(iam)). No MinIO server can run in this project's test
@@ -250,7 +272,7 @@ tenants:
   type: dict
   sample: {"alice": {"changed": true, "access_key": "(made by the server)", "secret_key": "...",
            "key_created": true, "actions": ["create_user alice", "create_access_key alice",
-           "put_user_policy alice workbench-tenant"]}}
+           "create_policy workbench-tenant-alice", "attach_user_policy alice workbench-tenant-alice"]}}
 failed_tenants:
   description: With O(tenants), the ids of the tenants that failed (the module then fails).
   returned: when O(tenants) is given
@@ -285,11 +307,13 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["create_user alice", "create_access_key alice", "put_user_policy alice workbench-tenant"]
+  sample: ["create_user alice", "create_access_key alice", "create_policy workbench-tenant-alice",
+           "attach_user_policy alice workbench-tenant-alice"]
 """
 
 import json
 import secrets
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
@@ -297,7 +321,6 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.enertef.workbench.plugins.module_utils.object_store import (
     BOTO3_IMPORT_ERROR,
-    ClientError,
     HAS_BOTO3,
     HAS_MINIO,
     MINIO_IMPORT_ERROR,
@@ -307,7 +330,6 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     canonical_policy,
     canonical_policy_json,
     describe_error,
-    error_code,
     is_client_error,
     is_endpoint_error,
     minio_admin_client,
@@ -348,34 +370,96 @@ class Plan:
 # ------------------------------------------------------------------ IAM API
 
 class IamTenantStore:
-    """Tenant users through the AWS IAM API (SeaweedFS, Ceph RGW, AWS)."""
+    """Tenant users through the AWS IAM API (SeaweedFS, Ceph RGW, AWS).
 
-    def __init__(self, iam):
+    With ``policy_mode='managed'`` the tenant policy is a customer-managed
+    policy per tenant attached to the user; with ``'inline'`` an inline user
+    policy. The managed policies of the account are listed once per call (one
+    request, shared by every tenant of a bulk call) instead of once per tenant."""
+
+    def __init__(self, iam, policy_mode="managed"):
         self.iam = iam
+        self.policy_mode = policy_mode
+        self._lock = threading.Lock()
+        self._listed = None
+
+    def _list_all(self, method, key, **request):
+        """Every item of a paginated IAM list call."""
+        items = []
+        while True:
+            page = method(**request)
+            items += page.get(key, [])
+            if not page.get("IsTruncated") or not page.get("Marker"):
+                return items
+            request["Marker"] = page["Marker"]
+
+    def listed(self):
+        """(user names, {managed policy name: (arn, default version id)}) as the server had them
+        when first asked: two requests for the whole call instead of one per tenant. A call touches
+        each tenant once, so what it changes itself never needs to be read back."""
+        with self._lock:
+            if self._listed is None:
+                users = set(u["UserName"] for u in self._list_all(self.iam.list_users, "Users"))
+                policies = {}
+                if self.policy_mode == "managed":
+                    for policy in self._list_all(self.iam.list_policies, "Policies", Scope="Local"):
+                        policies[policy["PolicyName"]] = (policy["Arn"], policy.get("DefaultVersionId") or "v1")
+                self._listed = (users, policies)
+            return self._listed
 
     def read(self, user, policy_name):
-        """Current state: exists, access key ids, inline policy names, our policy."""
-        try:
-            self.iam.get_user(UserName=user)
-        except ClientError as err:
-            if error_code(err) == "NoSuchEntity":
-                return {"exists": False, "access_keys": [], "policy_names": [], "policy": None}
-            raise
-        keys = [k["AccessKeyId"] for k in self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]]
-        policy_names = self.iam.list_user_policies(UserName=user).get("PolicyNames", [])
-        policy = None
-        if policy_name in policy_names:
-            policy = parse_policy(self.iam.get_user_policy(UserName=user, PolicyName=policy_name)["PolicyDocument"])
-        return {"exists": True, "access_keys": sorted(keys), "policy_names": policy_names, "policy": policy}
+        """Current state: exists, access key ids, inline policy names, attached managed policies
+        (name -> arn), our policy document, and (managed) our policy's arn or None."""
+        managed = self.policy_mode == "managed"
+        users, policies = self.listed()
+        ours = policies.get(policy_name) if managed else None
+        state = {"exists": user in users, "access_keys": [], "policy_names": [], "attached": {}, "policy": None,
+                 "policy_arn": ours[0] if ours else None}
+        if state["exists"]:
+            state["access_keys"] = sorted(
+                k["AccessKeyId"] for k in self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"])
+            state["policy_names"] = self.iam.list_user_policies(UserName=user).get("PolicyNames", [])
+            state["attached"] = dict(
+                (p["PolicyName"], p["PolicyArn"])
+                for p in self.iam.list_attached_user_policies(UserName=user).get("AttachedPolicies", []))
+        if managed and ours:
+            version = self.iam.get_policy_version(PolicyArn=ours[0], VersionId=ours[1])["PolicyVersion"]
+            state["policy"] = parse_policy(version["Document"])
+        elif not managed and policy_name in state["policy_names"]:
+            state["policy"] = parse_policy(
+                self.iam.get_user_policy(UserName=user, PolicyName=policy_name)["PolicyDocument"])
+        return state
 
     def create_access_key(self, user):
         key = self.iam.create_access_key(UserName=user)["AccessKey"]
         return key["AccessKeyId"], key["SecretAccessKey"]
 
+    def create_policy(self, name, document):
+        return self.iam.create_policy(PolicyName=name, PolicyDocument=document)["Policy"]["Arn"]
+
+    def update_policy(self, arn, document):
+        """A new default version of managed policy ``arn`` (AWS keeps at most 5: the oldest
+        non-default one goes first)."""
+        versions = self.iam.list_policy_versions(PolicyArn=arn).get("Versions", [])
+        old = sorted((v for v in versions if not v.get("IsDefaultVersion")), key=lambda v: str(v.get("CreateDate")))
+        if len(versions) >= 5 and old:
+            self.iam.delete_policy_version(PolicyArn=arn, VersionId=old[0]["VersionId"])
+        self.iam.create_policy_version(PolicyArn=arn, PolicyDocument=document, SetAsDefault=True)
+
+
+def iam_policy_name(params, tenant):
+    """Name of the tenant's policy: the inline policy's, or (managed) ``<policy_name>-<tenant id>``
+    since managed policies belong to the account, not to the user."""
+    if params["iam_policy"] == "managed":
+        return "%s-%s" % (params["policy_name"], tenant["id"])
+    return params["policy_name"]
+
 
 def iam_present(store, params, tenant, desired_policy, plan):
     user = tenant["s3_user"]
-    current = store.read(user, params["policy_name"])
+    managed = params["iam_policy"] == "managed"
+    policy_name = iam_policy_name(params, tenant)
+    current = store.read(user, policy_name)
     result = {"access_key": None, "secret_key": None, "key_created": False}
     if not current["exists"]:
         plan.do("create_user %s" % user, store.iam.create_user, UserName=user)
@@ -399,36 +483,61 @@ def iam_present(store, params, tenant, desired_policy, plan):
     for key in obsolete:
         plan.do("delete_access_key %s %s" % (user, key), store.iam.delete_access_key, UserName=user, AccessKeyId=key)
 
-    if policies_differ(current["policy"], desired_policy):
-        plan.do("put_user_policy %s %s" % (user, params["policy_name"]), store.iam.put_user_policy,
-                UserName=user, PolicyName=params["policy_name"], PolicyDocument=canonical_policy_json(desired_policy))
-    # any other inline policy could grant more than the tenant's prefixes
+    document = canonical_policy_json(desired_policy)
+    if managed:
+        # CreatePolicy/CreatePolicyVersion/AttachUserPolicy write one policy or user record on
+        # SeaweedFS; PutUserPolicy rewrites every identity (see the module's notes)
+        arn = current["policy_arn"]
+        if arn is None:
+            arn = plan.do("create_policy %s" % policy_name, store.create_policy, policy_name, document)
+        elif policies_differ(current["policy"], desired_policy):
+            plan.do("create_policy_version %s" % policy_name, store.update_policy, arn, document)
+        if policy_name not in current["attached"]:
+            plan.do("attach_user_policy %s %s" % (user, policy_name), store.iam.attach_user_policy,
+                    UserName=user, PolicyArn=arn or "")
+    elif policies_differ(current["policy"], desired_policy):
+        plan.do("put_user_policy %s %s" % (user, policy_name), store.iam.put_user_policy,
+                UserName=user, PolicyName=policy_name, PolicyDocument=document)
+    # any other policy could grant more than the tenant's prefixes
     for name in current["policy_names"]:
-        if name != params["policy_name"]:
+        if managed or name != policy_name:
             plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
                     UserName=user, PolicyName=name)
+    for name, other_arn in sorted(current["attached"].items()):
+        if not managed or name != policy_name:
+            plan.do("detach_user_policy %s %s" % (user, name), store.iam.detach_user_policy,
+                    UserName=user, PolicyArn=other_arn)
     before = {"user": user if current["exists"] else None, "access_keys": keys,
-              "policy_names": current["policy_names"], "policy": canonical_policy(current["policy"])}
-    after = {"user": user, "access_keys": sorted(kept), "policy_names": [params["policy_name"]],
-             "policy": canonical_policy(desired_policy)}
+              "policy_names": current["policy_names"], "attached_policies": sorted(current["attached"]),
+              "policy": canonical_policy(current["policy"])}
+    after = {"user": user, "access_keys": sorted(kept), "policy_names": [] if managed else [policy_name],
+             "attached_policies": [policy_name] if managed else [], "policy": canonical_policy(desired_policy)}
     return result, before, after
 
 
 def iam_absent(store, params, tenant, plan):
     user = tenant["s3_user"]
-    current = store.read(user, params["policy_name"])
+    policy_name = iam_policy_name(params, tenant)
+    current = store.read(user, policy_name)
     before = {"user": user if current["exists"] else None, "access_keys": current["access_keys"],
-              "policy_names": current["policy_names"], "policy": canonical_policy(current["policy"])}
+              "policy_names": current["policy_names"], "attached_policies": sorted(current["attached"]),
+              "policy": canonical_policy(current["policy"])}
     if current["exists"]:
         for key in current["access_keys"]:
             plan.do("delete_access_key %s %s" % (user, key), store.iam.delete_access_key,
                     UserName=user, AccessKeyId=key)
-        # IAM refuses to delete a user that still has inline policies
+        # IAM refuses to delete a user that still has inline or attached policies
         for name in current["policy_names"]:
             plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
                     UserName=user, PolicyName=name)
+        for name, arn in sorted(current["attached"].items()):
+            plan.do("detach_user_policy %s %s" % (user, name), store.iam.detach_user_policy,
+                    UserName=user, PolicyArn=arn)
         plan.do("delete_user %s" % user, store.iam.delete_user, UserName=user)
-    after = {"user": None, "access_keys": [], "policy_names": [], "policy": None}
+    # the tenant's own managed policy (named after it) goes with it
+    if current["policy_arn"]:
+        plan.do("delete_policy %s" % policy_name, store.iam.delete_policy, PolicyArn=current["policy_arn"])
+    after = {"user": None, "access_keys": [], "policy_names": [], "attached_policies": [], "policy": None}
     return {"access_key": None, "secret_key": None, "key_created": False}, before, after
 
 
@@ -666,7 +775,8 @@ def failure_message(result):
 def tenant_store(params):
     if params["backend"] == "iam":
         # one HTTP connection per worker thread (botocore's pool holds 10 by default)
-        return IamTenantStore(boto3_client(params, "iam", max_pool_connections=max(10, params["parallel"])))
+        return IamTenantStore(boto3_client(params, "iam", max_pool_connections=max(10, params["parallel"])),
+                              params["iam_policy"])
     return MinioTenantStore(minio_admin_client(params, max_pool_connections=max(10, params["parallel"])))
 
 
@@ -689,6 +799,7 @@ def main():
         backend=dict(type="str", choices=["iam", "minio"], default="iam"),
         bucket=dict(type="str", default="mlflow"),
         policy_name=dict(type="str", default="workbench-tenant"),
+        iam_policy=dict(type="str", choices=["managed", "inline"], default="managed"),
         access_key=dict(type="str", no_log=False),
         secret_key=dict(type="str", no_log=True),
         update_secret=dict(type="str", choices=["on_create", "always"], default="on_create"),

@@ -44,6 +44,7 @@ def tenants(seaweedfs, tmp_path_factory):
                      [("sara", ["lab"]), ("tom", []), ("uma", [])])
     clients = {name: seaweedfs.client("s3", *pair) for name, pair in keys.items()}
     clients["sara_iam"] = seaweedfs.client("iam", *keys["sara"])
+    clients["admin_iam"] = seaweedfs.admin_iam()
     for key, body in BOB_OBJECTS.items():
         clients["tom"].put_object(Bucket=BUCKET, Key=key, Body=body)
     clients["sara"].put_object(Bucket=BUCKET, Key="sara/own.txt", Body=b"sara")
@@ -69,9 +70,17 @@ def multipart_into(s3, key):
                                         MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
 
 
+EVERYTHING = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+
+
 def widen_own_policy(iam):
-    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    return iam.put_user_policy(UserName="sara", PolicyName="mine", PolicyDocument=json.dumps(everything))
+    return iam.put_user_policy(UserName="sara", PolicyName="mine", PolicyDocument=json.dumps(EVERYTHING))
+
+
+def own_policy_arn(clients):
+    """The ARN of sara's managed tenant policy (read with the admin keys)."""
+    attached = clients["admin_iam"].list_attached_user_policies(UserName="sara")["AttachedPolicies"]
+    return attached[0]["PolicyArn"]
 
 
 def open_bucket_policy(s3):
@@ -111,6 +120,12 @@ ATTACKS = {
     "put_object_via_dotdot": (lambda c: c["sara"].put_object(Bucket=BUCKET, Key="sara/../tom/planted.txt",
                                                               Body=b"x"), None),
     "iam_widen_own_policy": (lambda c: widen_own_policy(c["sara_iam"]), None),
+    "iam_widen_own_managed_policy": (lambda c: c["sara_iam"].create_policy_version(
+        PolicyArn=own_policy_arn(c), PolicyDocument=json.dumps(EVERYTHING), SetAsDefault=True), None),
+    "iam_attach_policy_to_self": (lambda c: c["sara_iam"].attach_user_policy(
+        UserName="sara", PolicyArn=own_policy_arn(c).replace("-sara", "-tom")), None),
+    "iam_create_policy": (lambda c: c["sara_iam"].create_policy(
+        PolicyName="mine", PolicyDocument=json.dumps(EVERYTHING)), None),
     "iam_key_for_bob": (lambda c: c["sara_iam"].create_access_key(UserName="tom"), None),
     "iam_list_users": (lambda c: c["sara_iam"].list_users(), None),
     "bucket_policy_open": (lambda c: open_bucket_policy(c["sara"]), None),
@@ -174,7 +189,7 @@ def test_bobs_objects_are_intact_after_the_attacks(seaweedfs, tenants):
     sara_keys = seaweedfs.admin_s3().list_objects_v2(Bucket=BUCKET, Prefix="sara/")["Contents"]
     assert "sara/stolen.txt" not in [o["Key"] for o in sara_keys]
     iam = seaweedfs.admin_iam()
-    assert iam.list_user_policies(UserName="sara")["PolicyNames"] == ["workbench-tenant"]
+    assert seaweedfs.tenant_policies("sara")[:2] == ([], ["workbench-tenant-sara"])
     assert len(iam.list_access_keys(UserName="tom")["AccessKeyMetadata"]) == 1
     try:
         policy = seaweedfs.admin_s3().get_bucket_policy(Bucket=BUCKET)["Policy"]

@@ -41,8 +41,20 @@ def access_keys(seaweedfs, user):
     return sorted(k["AccessKeyId"] for k in metadata)
 
 
-def user_policy(seaweedfs, user, name="workbench-tenant"):
-    return seaweedfs.admin_iam().get_user_policy(UserName=user, PolicyName=name)["PolicyDocument"]
+def user_policy(seaweedfs, user):
+    """The policy document in force for ``user``, checking it is the user's only policy: the
+    attached managed policy ``workbench-tenant-<user>`` and no inline one."""
+    inline, attached, document = seaweedfs.tenant_policies(user)
+    assert (inline, attached) == ([], ["workbench-tenant-%s" % user]), (inline, attached)
+    return document
+
+
+def managed_policy_names(seaweedfs):
+    return sorted(p["PolicyName"] for p in seaweedfs.admin_iam().list_policies()["Policies"])
+
+
+EVERYTHING = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::mlflow", "arn:aws:s3:::mlflow/*"]}]}
 
 
 def test_create_check_mode_then_real_then_rerun(seaweedfs, playbook):
@@ -52,9 +64,11 @@ def test_create_check_mode_then_real_then_rerun(seaweedfs, playbook):
     planned = run_module(playbook, "s3_tenant", args, check=True, diff=True)
     assert planned["changed"] is True, planned
     assert planned["actions"] == ["create_user %s" % name, "create_access_key %s" % name,
-                                  "put_user_policy %s workbench-tenant" % name]
+                                  "create_policy workbench-tenant-%s" % name,
+                                  "attach_user_policy %s workbench-tenant-%s" % (name, name)]
     assert planned["diff"]["before"]["user"] is None
     assert name not in users(seaweedfs), "check mode created the user"
+    assert "workbench-tenant-%s" % name not in managed_policy_names(seaweedfs), "check mode created the policy"
 
     created = run_module(playbook, "s3_tenant", args)
     assert created["changed"] is True and not created.get("failed"), created
@@ -86,7 +100,7 @@ def test_group_membership_change_rewrites_only_the_policy(seaweedfs, playbook):
 
     joined = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, groups=["ml", "vision"], access_key=key))
     assert joined["changed"] is True
-    assert joined["actions"] == ["put_user_policy %s workbench-tenant" % name]
+    assert joined["actions"] == ["create_policy_version workbench-tenant-%s" % name]
     assert canonical_policy(user_policy(seaweedfs, name)) == canonical_policy(
         tenant_policy(name, groups=["vision", "ml"]))
     # group order does not matter
@@ -114,17 +128,63 @@ def test_extra_inline_policy_is_removed(seaweedfs, playbook):
     """A policy someone added by hand (here: everything on the bucket) goes."""
     name = "tn_jane"
     created = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name))
-    everything = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": ["arn:aws:s3:::mlflow", "arn:aws:s3:::mlflow/*"]}]}
-    seaweedfs.admin_iam().put_user_policy(UserName=name, PolicyName="by-hand", PolicyDocument=json.dumps(everything))
+    seaweedfs.admin_iam().put_user_policy(UserName=name, PolicyName="by-hand", PolicyDocument=json.dumps(EVERYTHING))
     tenant_s3 = seaweedfs.client("s3", created["access_key"], created["secret_key"])
     tenant_s3.list_objects_v2(Bucket="mlflow")  # the hand-made policy really widened access
 
     fixed = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, access_key=created["access_key"]))
     assert fixed["actions"] == ["delete_user_policy %s by-hand" % name]
-    assert seaweedfs.admin_iam().list_user_policies(UserName=name)["PolicyNames"] == ["workbench-tenant"]
+    user_policy(seaweedfs, name)  # the tenant policy is the only one left
     with pytest.raises(botocore.exceptions.ClientError):
         tenant_s3.list_objects_v2(Bucket="mlflow")
+
+
+def test_extra_attached_policy_is_detached(seaweedfs, playbook):
+    """A managed policy someone attached by hand (everything on the bucket) is detached, not deleted."""
+    name = "tn_kim"
+    created = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name))
+    iam = seaweedfs.admin_iam()
+    arn = iam.create_policy(PolicyName="tn-by-hand", PolicyDocument=json.dumps(EVERYTHING))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    tenant_s3 = seaweedfs.client("s3", created["access_key"], created["secret_key"])
+    tenant_s3.list_objects_v2(Bucket="mlflow")  # the attached policy really widened access
+
+    fixed = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, access_key=created["access_key"]))
+    assert fixed["actions"] == ["detach_user_policy %s tn-by-hand" % name]
+    assert canonical_policy(user_policy(seaweedfs, name)) == canonical_policy(tenant_policy(name))
+    assert "tn-by-hand" in managed_policy_names(seaweedfs)  # not the tenant's: left to its owner
+    with pytest.raises(botocore.exceptions.ClientError):
+        tenant_s3.list_objects_v2(Bucket="mlflow")
+
+
+def test_inline_and_managed_policies_convert_both_ways(seaweedfs, playbook):
+    """A tenant made with iam_policy=inline (the kind before 0.x) is moved to the managed policy by
+    the next run, and back; its key is kept and works on its prefix throughout."""
+    name = "tn_lea"
+    created = run_module(playbook, "s3_tenant", tenant_args(seaweedfs, name, iam_policy="inline"))
+    assert created["actions"][-1] == "put_user_policy %s workbench-tenant" % name
+    assert seaweedfs.tenant_policies(name)[:2] == (["workbench-tenant"], [])
+    key = created["access_key"]
+    tenant_s3 = seaweedfs.client("s3", key, created["secret_key"])
+
+    args = tenant_args(seaweedfs, name, access_key=key)
+    planned = run_module(playbook, "s3_tenant", args, check=True)
+    assert seaweedfs.tenant_policies(name)[:2] == (["workbench-tenant"], []), "check mode changed the policies"
+    moved = run_module(playbook, "s3_tenant", args)
+    assert moved["actions"] == planned["actions"] == [
+        "create_policy workbench-tenant-%s" % name, "attach_user_policy %s workbench-tenant-%s" % (name, name),
+        "delete_user_policy %s workbench-tenant" % name]
+    assert canonical_policy(user_policy(seaweedfs, name)) == canonical_policy(tenant_policy(name))
+    tenant_s3.put_object(Bucket="mlflow", Key="%s/a.txt" % name, Body=b"a")
+    with pytest.raises(botocore.exceptions.ClientError):
+        tenant_s3.put_object(Bucket="mlflow", Key="tn_alice/a.txt", Body=b"a")
+    assert run_module(playbook, "s3_tenant", args)["changed"] is False
+
+    back = run_module(playbook, "s3_tenant", dict(args, iam_policy="inline"))
+    assert back["actions"] == ["put_user_policy %s workbench-tenant" % name,
+                               "detach_user_policy %s workbench-tenant-%s" % (name, name)]
+    assert seaweedfs.tenant_policies(name)[:2] == (["workbench-tenant"], [])
+    tenant_s3.put_object(Bucket="mlflow", Key="%s/b.txt" % name, Body=b"b")
 
 
 def test_lost_key_is_replaced_and_strays_removed(seaweedfs, playbook):
@@ -156,10 +216,14 @@ def test_absent_check_mode_then_real_then_rerun_keeps_objects(seaweedfs, playboo
     assert planned["changed"] is True
     assert name in users(seaweedfs) and access_keys(seaweedfs, name) == [created["access_key"]]
 
+    assert "workbench-tenant-%s" % name in managed_policy_names(seaweedfs)
+
     removed = run_module(playbook, "s3_tenant", args)
     assert removed["changed"] is True
-    assert removed["actions"][-1] == "delete_user %s" % name
+    assert removed["actions"][-3:] == ["detach_user_policy %s workbench-tenant-%s" % (name, name),
+                                       "delete_user %s" % name, "delete_policy workbench-tenant-%s" % name]
     assert name not in users(seaweedfs)
+    assert "workbench-tenant-%s" % name not in managed_policy_names(seaweedfs)
     with pytest.raises(botocore.exceptions.ClientError):
         seaweedfs.client("s3", created["access_key"], created["secret_key"]).get_object(
             Bucket="mlflow", Key="%s/keep.txt" % name)

@@ -60,9 +60,9 @@ def server_state(seaweedfs, prefix):
         if name not in ours:
             continue
         keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
-        policies = iam.list_user_policies(UserName=name)["PolicyNames"]
-        document = iam.get_user_policy(UserName=name, PolicyName=policies[0])["PolicyDocument"] if policies else None
-        state[name.replace(prefix, "P_")] = (len(keys), policies, repr(canonical_policy(document)).replace(prefix, "P_"))
+        inline, attached, document = seaweedfs.tenant_policies(name)
+        state[name.replace(prefix, "P_")] = (len(keys), inline, [p.replace(prefix, "P_") for p in attached],
+                                             repr(canonical_policy(document)).replace(prefix, "P_"))
     return state
 
 
@@ -96,13 +96,14 @@ def test_bulk_gives_the_per_tenant_results_in_check_mode_and_for_real(seaweedfs,
 
     # the keys returned are the server's, and each works on its own prefix only
     state = server_state(seaweedfs, "bk_")
-    assert len(state) == len(SHAPE) - 2 and all(keys == 1 for keys, _, _ in state.values())
+    assert len(state) == len(SHAPE) - 2 and all(keys == 1 for keys, _, _, _ in state.values())
+    assert all((inline, attached) == ([], ["workbench-tenant-" + name]) for name, (_, inline, attached, _) in
+               state.items()), state
     for name, result in bulk["tenants"].items():
         if result.get("secret_key"):
             client = seaweedfs.client("s3", result["access_key"], result["secret_key"])
             client.put_object(Bucket="mlflow", Key="%s/x.txt" % name, Body=b"x")
-    assert canonical_policy(seaweedfs.admin_iam().get_user_policy(
-        UserName="bk_ann", PolicyName="workbench-tenant")["PolicyDocument"]) == canonical_policy(
+    assert canonical_policy(seaweedfs.tenant_policies("bk_ann")[2]) == canonical_policy(
         tenant_policy("bk_ann", groups=["bk_team"]))
 
     # rerun with the keys held: nothing changes, no secret comes back
@@ -125,7 +126,8 @@ def test_bulk_many_tenants_at_once_lose_no_update(seaweedfs, playbook):
         name = tenant["name"]
         keys = [k["AccessKeyId"] for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]]
         assert keys == [result["tenants"][name]["access_key"]], name
-        document = iam.get_user_policy(UserName=name, PolicyName="workbench-tenant")["PolicyDocument"]
+        inline, attached, document = seaweedfs.tenant_policies(name)
+        assert (inline, attached) == ([], ["workbench-tenant-" + name]), name
         assert canonical_policy(document) == canonical_policy(tenant_policy(name, groups=tenant["groups"])), name
 
 
@@ -147,7 +149,7 @@ class FailingFor:
 
 def test_one_failing_tenant_is_named_and_the_others_keep_their_new_keys(seaweedfs):
     params = dict(seaweedfs.module_args(), validate_certs=True, timeout=10, backend="iam", bucket="mlflow",
-                  policy_name="workbench-tenant", update_secret="on_create", rotate_key=False, parallel=3,
+                  policy_name="workbench-tenant", iam_policy="managed", update_secret="on_create", rotate_key=False, parallel=3,
                   name=None, kind="user", groups=[], state="present", access_key=None, secret_key=None,
                   tenants=[{"name": n, "kind": "user", "groups": [], "state": "present", "access_key": None,
                             "secret_key": None} for n in ("ff_a", "ff_b", "ff_c", "ff_d")])
