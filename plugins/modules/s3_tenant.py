@@ -83,12 +83,12 @@ options:
     description:
       - V(iam) only. How the tenant policy is given to the user.
       - V(managed) (default) creates a customer-managed policy per tenant (C(CreatePolicy), later
-        C(CreatePolicyVersion)) and attaches it to the user, the only policy of the user: every
-        inline policy and every other attached policy is removed. On SeaweedFS these calls write
+        C(CreatePolicyVersion)) and attaches it to the user, the only policy of the user (every
+        inline policy and every other attached policy is removed). On SeaweedFS these calls write
         one record each, where C(PutUserPolicy) rewrites every identity of the server (see the notes).
       - V(inline) puts the policy inline on the user (C(PutUserPolicy)), for IAM servers without
         managed policies for users (Ceph RGW); every attached managed policy is then detached.
-      - Switching is safe both ways: the next run moves each tenant to the chosen kind.
+      - Switching is safe both ways, the next run moves each tenant to the chosen kind.
     type: str
     choices: [managed, inline]
     default: managed
@@ -190,9 +190,9 @@ notes:
     then deletes every other key, and O(rotate_key) leaves exactly one."
   - "Cost on SeaweedFS (4.48, C(filer_etc) credential store). Every IAM request loads the whole
     identity configuration, and every C(CreateAccessKey), C(DeleteAccessKey), C(PutUserPolicy) or
-    C(DeleteUserPolicy) saves it whole: one file per identity rewritten, each write making the S3
-    server reload all identities. A new tenant therefore costs time growing with the number of
-    identities already there. C(CreateUser), C(CreatePolicy), C(CreatePolicyVersion) and
+    C(DeleteUserPolicy) saves it whole: one file per identity rewritten (each a filer event the S3
+    server reloads all identities on; 4.47 coalesced those reloads). A new tenant therefore costs
+    time growing with the number of identities already there. C(CreateUser), C(CreatePolicy), C(CreatePolicyVersion) and
     C(AttachUserPolicy) write one record; O(iam_policy=managed) uses them, leaving one full save (the
     key) per new tenant. A rerun that changes nothing only reads (four requests per tenant, one list
     of the managed policies per call)."
