@@ -102,8 +102,15 @@ class LoadedModel:
                 "run_id": self.run_id, "inputs": self.columns}
 
 
+# The registry is read once, at start-up, with the tenant's own PostgreSQL role, whose connection
+# limit (users_postgres_connection_limit, 8) the tenant's lab needs too. MLflow's default pool kept
+# up to 5 idle connections (15 with overflow) in this pod for nothing: no pool, closed after use.
+DB_POOLCLASS = "NullPool"
+
+
 def load_registered_model(selection, tracking_uri=None):
     """Resolve alias -> version in the registry, then load that exact version."""
+    os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", DB_POOLCLASS)
     import mlflow
     from mlflow import MlflowClient
 

@@ -26,13 +26,20 @@ earlier ones left (run them as the module, in order).
 
 Screenshots of each step: test-artifacts/journey-*.png.
 """
+import contextlib
 import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pytest
 import yaml
 
 from fixtures.hub import decoded_data, postgres_service, rendered_secrets, running_hub
-from fixtures.jupyter import ARTIFACTS
+from fixtures.jupyter import ARTIFACTS, ROOT, free_port, stop_process_group
 from fixtures.playbook import run_playbook
 from fixtures.tenants import USERS_PLAY, users_role_vars
 from journey_lab import Lab, hub_token, text_of
@@ -79,6 +86,7 @@ def day(postgres_server, seaweedfs, tmp_path_factory):
     day = Day()
     with postgres_service(postgres_server.socket_dir, postgres_server.port) as pg_service:
         day.pg_service, day.seaweedfs, day.state, day.manifests = pg_service, seaweedfs, state, manifests
+        day.postgres = postgres_server
         day.provision = lambda csv_text: provision(state, manifests, postgres_server, seaweedfs, pg_service, csv_text)
         day.credentials = day.provision(CSV)
         day.logins_dir = logins
@@ -223,3 +231,168 @@ def test_3_alice_runs_the_example_notebook_and_sees_it_in_her_mlflow_and_tensorb
         assert any("example/test_accuracy" in run_tags for run_tags in tags.values()), tags
     finally:
         page.close()
+
+
+def start_lab(browser, day, name):
+    """``name`` logs in in Chromium, starts her server from the hub; her context and a Lab on it."""
+    context, page = browser_login(browser, day, name, password_of(day, name))
+    page.goto(day.hub.url + "/hub/spawn")
+    page.wait_for_url("**/user/%s/lab**" % name, timeout=120_000)
+    page.locator(".jp-Launcher").wait_for(timeout=90_000)
+    page.close()
+    return context, Lab(day.hub.url, name, hub_token(context, day.hub.url, name))
+
+
+GROUP_CHECK = '''\
+import mlflow_group_utils as wb
+client = wb.group_client("vision")
+experiment = client.get_experiment_by_name("group-shared-example")
+runs = client.search_runs([experiment.experiment_id])
+print("SHARED", sorted(run.data.params["member"] for run in runs))
+print("ARTIFACTS", experiment.artifact_location)
+'''
+
+NOT_A_MEMBER = '''\
+import os
+import psycopg
+import mlflow_group_utils as wb
+from workbench_launchers.naming import tenant_for
+group = tenant_for("vision", kind="group")
+try:
+    wb.group_client("vision")
+except PermissionError as error:
+    print("REFUSED", error)
+url = os.environ["MLFLOW_BACKEND_STORE_URI"].replace("postgresql+psycopg://", "postgresql://")
+with psycopg.connect(url) as conn:
+    try:
+        conn.execute("SELECT name FROM %s.experiments" % group["pg_schema"]).fetchall()
+        print("READ THE GROUP'S EXPERIMENTS")
+    except psycopg.errors.InsufficientPrivilege as error:
+        print("DENIED", error)
+'''
+
+
+def test_4_carol_sees_the_group_experiment_alice_shared_bob_does_not(day, browser):
+    alice = alice_lab(day)
+    shared = text_of(alice.run_notebook("notebook-scripts/02_group_experiment.ipynb"))
+    assert "in group vision" in shared, shared
+    context, carol = start_lab(browser, day, "carol")
+    day.carol_context = context
+    carol.new_notebook("notebook-scripts/group-check.ipynb", [GROUP_CHECK])
+    seen = text_of(carol.run_notebook("notebook-scripts/group-check.ipynb"))
+    assert "SHARED ['alice']" in seen, seen
+    assert "ARTIFACTS s3://mlflow/group_vision/" in seen, seen
+    context, bob = start_lab(browser, day, "bob")
+    day.bob_context = context
+    bob.new_notebook("notebook-scripts/group-check.ipynb", [NOT_A_MEMBER])
+    refused = text_of(bob.run_notebook("notebook-scripts/group-check.ipynb"))
+    assert "REFUSED you (bob) are not a member of group 'vision'" in refused, refused
+    assert "DENIED permission denied for schema group_vision" in refused, refused
+
+
+# --- 4. model serving with alice's Secret only -------------------------------------------
+
+def connections_of(day, name):
+    with day.postgres.admin_connect(autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
+                            (tenant.tenant_for(name)["pg_role"],)).fetchone()[0]
+
+
+SERVING = ROOT / "files" / "model-serving"
+SERVING_START_TIMEOUT = 120
+
+
+def start_server(command, env, log_name, ready_url):
+    log = open(ARTIFACTS / log_name, "wb")
+    process = subprocess.Popen(command, cwd=SERVING, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    log.close()
+    deadline = time.monotonic() + SERVING_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError("%s exited: %s" % (command[2], (ARTIFACTS / log_name).read_text()[-3000:]))
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(ready_url, timeout=2) as response:
+                if response.status == 200:
+                    return process
+        time.sleep(0.5)
+    stop_process_group(process)
+    raise AssertionError("%s did not answer in %ss: %s" % (ready_url, SERVING_START_TIMEOUT,
+                                                          (ARTIFACTS / log_name).read_text()[-3000:]))
+
+
+def test_5_model_serving_with_only_alices_secret_serves_her_model_from_postgres_and_s3(day, browser):
+    import mlflow
+    import requests
+
+    secret = decoded_data(rendered_secrets(day.manifests)[("workbench", tenant.tenant_for("alice")["k8s_secret"])])
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("MLFLOW_", "AWS_", "PG", "WORKBENCH_", "JUPYTER"))}
+    token = secrets.token_urlsafe(32)
+    env = dict(base, **secret, WORKBENCH_MODEL_NAME="workbench-example-classifier", WORKBENCH_MODEL_VERSION="1",
+               WORKBENCH_SERVING_TOKEN=token)
+    api_port, page_port = free_port(), free_port()
+    api_url = "http://127.0.0.1:%d" % api_port
+    ARTIFACTS.mkdir(exist_ok=True)
+    before = connections_of(day, "alice")
+    api = start_server([sys.executable, "-m", "uvicorn", "serving_app:app", "--host", "127.0.0.1",
+                        "--port", str(api_port)], env, "journey-serving-api.log", api_url + "/health")
+    try:
+        health = requests.get(api_url + "/health", timeout=30).json()
+        assert health["status"] == "ok", health
+        # alice's role has a connection limit her lab needs: the serving pod keeps none once loaded
+        assert connections_of(day, "alice") <= before, (before, connections_of(day, "alice"))
+        columns = sorted(health["model"]["inputs"])
+        assert columns == ["feature_%d" % i for i in range(8)], health
+        # the model as alice's registry has it, loaded here with her credentials (not the API's answer)
+        with mlflow.tracking._tracking_service.utils._use_tracking_uri(secret["MLFLOW_BACKEND_STORE_URI"]):
+            with environ_with(dict(secret, MLFLOW_SQLALCHEMYSTORE_POOLCLASS="NullPool")):
+                model = mlflow.pyfunc.load_model("models:/workbench-example-classifier/1")
+        record = {column: 0.3 * (i - 3) for i, column in enumerate(columns)}
+        import pandas as pd
+        expected = model.predict(pd.DataFrame([record]))[0]
+        headers = {"Authorization": "Bearer " + token}
+        answer = requests.post(api_url + "/predict", json={"inputs": record}, headers=headers, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["prediction"] == expected, (answer.json(), expected)
+        wrong = dict(record, feature_9=1.0)
+        del wrong["feature_7"]
+        refused = requests.post(api_url + "/predict", json={"inputs": wrong}, headers=headers, timeout=60)
+        assert refused.status_code == 422 and "feature_9" in refused.text and "feature_7" in refused.text, \
+            refused.text
+
+        page_env = dict(base, WORKBENCH_SERVING_URL=api_url, WORKBENCH_SERVING_TOKEN=token)
+        page_process = start_server(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(page_port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            page_env, "journey-serving-page.log", "http://127.0.0.1:%d/_stcore/health" % page_port)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1300})
+            page.goto("http://127.0.0.1:%d/" % page_port)
+            try:
+                page.get_by_text("version 1").first.wait_for(timeout=60_000)
+                for column, value in record.items():
+                    field = page.get_by_label(column)
+                    field.fill("%.4f" % value)
+                    field.press("Tab")
+                page.get_by_role("button", name="Predict").click()
+                page.get_by_text("Prediction: %s" % expected).wait_for(timeout=60_000)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "journey-06-serving-page.png"), full_page=True)
+                page.close()
+        finally:
+            stop_process_group(page_process)
+    finally:
+        stop_process_group(api)
+
+
+@contextlib.contextmanager
+def environ_with(values):
+    """os.environ with ``values`` for the block (alice's S3 keys for loading her model here)."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
