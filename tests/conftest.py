@@ -17,6 +17,8 @@ if not _link.exists():
     os.symlink(ROOT, _link)
 sys.path.insert(0, str(COLLECTIONS))
 sys.path.insert(0, str(ROOT / "tests"))
+# this checkout's launcher package first (the venv's editable install may point at another checkout)
+sys.path.insert(0, str(ROOT / "files" / "notebook-image" / "workbench-launchers" / "src"))
 
 pytest_plugins = sorted(
     "fixtures." + path.stem

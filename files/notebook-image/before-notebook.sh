@@ -2,7 +2,8 @@
 # Sourced by the docker-stacks start script (/usr/local/bin/before-notebook.d/)
 # just before JupyterLab starts in the user's pod.
 # 1. Put the notebook-scripts into the home, never over the user's edits.
-# 2. Let mlflow in notebooks log to the user's own schema by default.
+# 2. (MLFLOW_TRACKING_URI is set by the lab itself: workbench_launchers.autostart starts the
+#    user's MLflow server with the lab and points the kernels at it.)
 # 3. Clone/update the project repositories ($WORKBENCH_PROJECT_REPOSITORIES), never over local changes.
 
 python -m workbench_launchers.home_setup /opt/workbench/notebook-scripts "${HOME}/notebook-scripts" || \
@@ -18,8 +19,5 @@ if [ -n "${WORKBENCH_PROJECT_REPOSITORIES:-}" ]; then
         python -m workbench_launchers.repos --home "${HOME}" --print-targets | \
             while read -r target; do [ -d "${target}" ] && chown -R "${NB_UID}:${NB_GID:-100}" "${target}"; done || true
     fi
-fi
-if [ -z "${MLFLOW_TRACKING_URI:-}" ] && [ -n "${MLFLOW_BACKEND_STORE_URI:-}" ]; then
-    export MLFLOW_TRACKING_URI="${MLFLOW_BACKEND_STORE_URI}"
 fi
 export WORKBENCH_TENSORBOARD_LOGDIR="${WORKBENCH_TENSORBOARD_LOGDIR:-${HOME}/tensorboard-logs}"

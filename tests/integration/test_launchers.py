@@ -1,7 +1,9 @@
 """The launcher tiles for real: a Jupyter server with workbench-launchers installed,
-MLflow behind the proxy on alice's PostgreSQL schema and SeaweedFS prefix,
-TensorBoard over her log directory, and the error page when the database is down."""
+MLflow started with the lab (in the background) on alice's PostgreSQL schema and
+SeaweedFS prefix, reached by the tile and by her kernels, TensorBoard over her log
+directory, and the error page when the database is down."""
 import json
+import pathlib
 import subprocess
 import sys
 import time
@@ -10,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from fixtures.jupyter import ARTIFACTS, pod_environment, running_jupyter
+from fixtures.jupyter import ARTIFACTS, free_port, pod_environment, run_start_hook, running_jupyter
 
 pytestmark = pytest.mark.integration
 
@@ -79,15 +81,162 @@ def test_mlflow_refuses_a_foreign_host_header(jupyter_server):
 
 
 def _mlflow_port(jupyter_server):
-    """The port jupyter-server-proxy gave MLflow: our Jupyter's process group, from ps."""
-    # -ww: full command lines (ps cuts them to the terminal width otherwise)
-    out = subprocess.run(["ps", "-ww", "-eo", "pgid=,args="], capture_output=True, text=True, check=True).stdout
+    """The port the lab started MLflow on (the fixture fixed it, as WORKBENCH_MLFLOW_PORT)."""
+    return int(jupyter_server.env["WORKBENCH_MLFLOW_PORT"])
+
+
+def _processes(pgid):
+    """{pid: (ppid, args)} of the processes in process group ``pgid`` (ps -ww: full command lines)."""
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,pgid=,args="], capture_output=True, text=True,
+                         check=True).stdout
+    found = {}
     for line in out.splitlines():
-        pgid, _, command = line.strip().partition(" ")
-        args = command.split()
-        if int(pgid) == jupyter_server.process.pid and "mlflow" in args and "server" in args and "--port" in args:
-            return int(args[args.index("--port") + 1])
-    raise AssertionError("no mlflow server process found")
+        pid, ppid, group, args = line.split(None, 3)
+        if int(group) == pgid:
+            found[int(pid)] = (int(ppid), args.split())
+    return found
+
+
+def _mlflow_servers(pgid):
+    return {pid: (ppid, args) for pid, (ppid, args) in _processes(pgid).items()
+            if args[1:4] == ["-m", "mlflow", "server"]}
+
+
+def _wait_health(port, timeout=180):
+    """Poll MLflow's /health on ``port`` directly (not through the proxy); seconds it took."""
+    started = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=5) as answer:
+                if answer.status == 200:
+                    return time.monotonic() - started
+        except OSError:
+            pass
+        if time.monotonic() - started > timeout:
+            raise AssertionError("nothing answers on 127.0.0.1:%d after %ss" % (port, timeout))
+        time.sleep(0.5)
+
+
+class Kernel:
+    """A kernel the Jupyter server started (so it has the server's environment), driven over ZMQ."""
+
+    def __init__(self, server):
+        from jupyter_client import BlockingKernelClient
+
+        self.server = server
+        status, _, body = server.get("api/kernels", method="POST", data=b'{"name": "python3"}',
+                                     headers={"Content-Type": "application/json"})
+        assert status == 201, body
+        self.id = json.loads(body)["id"]
+        runtime = pathlib.Path(server.env["JUPYTER_RUNTIME_DIR"])
+        self.client = BlockingKernelClient()
+        self.client.load_connection_file(str(runtime / ("kernel-%s.json" % self.id)))
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=120)
+
+    def run(self, code, timeout=180):
+        """stdout of ``code``; fails with the traceback if it raised."""
+        out, errors = [], []
+
+        def hook(message):
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                out.append(content["text"])
+            elif message["msg_type"] == "error":
+                errors.append("\n".join(content["traceback"]))
+
+        self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
+        assert not errors, errors[0]
+        return "".join(out)
+
+    def close(self):
+        self.client.stop_channels()
+        self.server.get("api/kernels/" + self.id, method="DELETE")
+
+
+SEED_SNIPPET = """
+import json, os, mlflow
+mlflow.set_experiment("seed-snippet")
+with mlflow.start_run() as run:
+    mlflow.log_param("alpha", 0.5)
+    mlflow.log_metric("rmse", 0.25)
+    with open("seed-note.txt", "w") as note:
+        note.write("logged by the seed's plain snippet")
+    mlflow.log_artifact("seed-note.txt")
+print(json.dumps({"tracking_uri": os.environ.get("MLFLOW_TRACKING_URI"), "run_id": run.info.run_id,
+                  "artifact_uri": run.info.artifact_uri, "cwd": os.getcwd()}))
+"""
+
+
+def test_lab_start_starts_mlflow_in_the_background_and_the_tile_attaches(tmp_path, researcher):
+    """No click yet: the lab's start already runs alice's MLflow server (a child of the Jupyter
+    server). The tile's first click then reaches that same server: no second MLflow starts."""
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    env = run_start_hook(pod_environment(home, dict(researcher.env, WORKBENCH_MLFLOW_PORT=str(port))))
+    with running_jupyter(home, env, ARTIFACTS / "jupyter-background-mlflow.log") as server:
+        seconds = _wait_health(port)
+        servers = _mlflow_servers(server.process.pid)
+        assert len(servers) == 1, (servers, server.log_tail())
+        (pid, (ppid, args)), = servers.items()
+        assert ppid == server.process.pid, "MLflow is not the lab's own child: %s" % args
+        assert args[args.index("--port") + 1] == str(port)
+        print("MLflow answered %.1f s after the lab did, before any click" % seconds)
+
+        started = time.monotonic()
+        status, _, body = server.get("mlflow/")
+        click = time.monotonic() - started
+        assert status == 200 and b"<title>MLflow" in body, server.log_tail()
+        status, _, body = server.get("mlflow/ajax-api/2.0/mlflow/experiments/search?max_results=5")
+        assert status == 200, body
+        print("first click on the warm lab: %.2f s" % click)
+        assert list(_mlflow_servers(server.process.pid)) == [pid], "the tile started a second MLflow"
+        attached = [args for ppid_, args in _processes(server.process.pid).values() if "--attach" in args]
+        assert attached, "the tile's process (the launcher with --attach) is not running"
+
+
+def test_kernel_logs_the_seed_snippet_through_the_lab_server_into_alices_prefix(jupyter_server, researcher):
+    """The seed's plain snippet in a kernel the lab started: MLFLOW_TRACKING_URI is the lab's own
+    MLflow server, the artifact is an object under s3://mlflow/alice/ (not ./mlruns), and the tile
+    shows the run."""
+    port = _mlflow_port(jupyter_server)
+    kernel = Kernel(jupyter_server)
+    try:
+        result = json.loads(kernel.run(SEED_SNIPPET).strip().splitlines()[-1])
+    finally:
+        kernel.close()
+    scheme = (result["tracking_uri"] or "unset").split("://")[0]  # never print a database URI's password
+    assert result["tracking_uri"] == "http://127.0.0.1:%d" % port, "kernel tracking URI: %s://..." % scheme
+    assert result["artifact_uri"].startswith("s3://mlflow/alice/"), result
+    assert not (pathlib.Path(result["cwd"]) / "mlruns").exists(), "artifacts went to ./mlruns"
+
+    key = result["artifact_uri"][len("s3://mlflow/"):] + "/seed-note.txt"
+    body = researcher.s3().get_object(Bucket="mlflow", Key=key)["Body"].read()
+    assert body == b"logged by the seed's plain snippet"
+
+    # the tile reaches the same server: the run, its param and metric, and the artifact through the UI
+    status, _, raw = jupyter_server.get("mlflow/api/2.0/mlflow/runs/get?run_id=" + result["run_id"])
+    assert status == 200, raw
+    data = json.loads(raw)["run"]["data"]
+    assert {p["key"]: p["value"] for p in data["params"]} == {"alpha": "0.5"}
+    assert [(m["key"], m["value"]) for m in data["metrics"]] == [("rmse", 0.25)]
+    status, _, served = jupyter_server.get("mlflow/get-artifact?path=seed-note.txt&run_uuid=" + result["run_id"])
+    assert status == 200 and served == body
+
+
+def test_proxied_artifacts_land_under_alices_prefix(jupyter_server, researcher):
+    """--serve-artifacts: an upload through the server's artifact proxy (a client without S3 keys)
+    is an object under alice's prefix, written with her keys."""
+    port = _mlflow_port(jupyter_server)
+    _wait_health(port)
+    request = urllib.request.Request(
+        "http://127.0.0.1:%d/api/2.0/mlflow-artifacts/artifacts/proxied/hello.txt" % port,
+        data=b"through the proxy", method="PUT")
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.status == 200
+    body = researcher.s3().get_object(Bucket="mlflow", Key="alice/proxied/hello.txt")["Body"].read()
+    assert body == b"through the proxy"
 
 
 def test_tensorboard_through_proxy(jupyter_server):
@@ -114,6 +263,10 @@ def test_database_down_shows_an_error_page_not_a_spinner(tmp_path, researcher):
         started = time.monotonic()
         status, _, body = server.get("mlflow/", timeout=60)
         elapsed = time.monotonic() - started
+        # the lab's background launcher is the one that noticed (the tile only attached to it)
+        launchers = [args for _, args in _processes(server.process.pid).values()
+                     if "workbench_launchers.mlflow_launcher" in args]
+    assert any("--attach" not in args for args in launchers), launchers
     text = body.decode()
     assert status == 503, text
     assert "MLflow could not start" in text and "Cannot reach the MLflow database" in text

@@ -100,7 +100,8 @@ def test_mlflow_command_keeps_secrets_out_of_argv_and_turns_jobs_off():
     assert env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] == "s3://mlflow/alice"
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
     assert command[command.index("--host") + 1] == "127.0.0.1"
-    assert "--no-serve-artifacts" in command
+    # artifacts: new experiments on the user's prefix, and the server proxies mlflow-artifacts:/ there
+    assert "--serve-artifacts" in command and env["MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlflow/alice"
     hosts = command[command.index("--allowed-hosts") + 1].split(",")
     assert "*" not in hosts and "localhost:*" in hosts
 

@@ -13,6 +13,14 @@ at the revision this MLflow expects). If the check fails, this process serves
 a small error page on the proxy's port that says why, instead of leaving the
 user in front of a spinner; it re-checks in the background and starts MLflow
 as soon as the problem is gone.
+
+Two ways this runs (see workbench_launchers.autostart):
+
+* ``--port P``: the lab's background start, when JupyterLab starts;
+* ``--port P --attach``: the tile's process (jupyter-server-proxy). While the
+  background server (``$WORKBENCH_MLFLOW_PID``) lives, it only waits, and the
+  proxy talks to that server on ``P``; if the background server is gone (or
+  was never started), it checks and starts MLflow on ``P`` itself.
 """
 
 import argparse
@@ -31,6 +39,7 @@ REQUIRED_VARIABLES = ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_ARTIFACTS_DESTINATION"
 S3_VARIABLES = ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 CONNECT_TIMEOUT = 5
 RECHECK_SECONDS = 10
+ATTACH_POLL_SECONDS = 1.0
 MLFLOW_POOL_SIZE = 2
 MLFLOW_POOL_OVERFLOW = 2
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "localhost:*", "127.0.0.1:*")
@@ -180,17 +189,22 @@ def mlflow_command(port, environ):
         "--host", "127.0.0.1",
         "--port", str(port),
         "--workers", workers,
-        # Artifacts are written and read with the user's own S3 keys, by the
-        # notebook and by this server alike: no proxying through the server, so
-        # runs logged straight to the database have the same artifact locations.
-        "--no-serve-artifacts",
+        # Artifacts: new experiments get the user's S3 prefix as location
+        # (MLFLOW_DEFAULT_ARTIFACT_ROOT below), so kernels (which have the
+        # user's keys) write there directly, and runs keep s3:// URIs that the
+        # group utilities, model serving and backups resolve. --serve-artifacts
+        # proxies the rest (mlflow-artifacts:/ URIs, clients without keys) to
+        # the same prefix (MLFLOW_ARTIFACTS_DESTINATION, read by mlflow's CLI).
+        "--serve-artifacts",
         "--allowed-hosts", ",".join(dict.fromkeys(hosts)),
         "--cors-allowed-origins", ",".join(origins or ["http://localhost:*", "http://127.0.0.1:*"]),
     ]
     env = dict(environ)
     # Secrets reach mlflow through its own environment variables, not argv.
     env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] = environ["MLFLOW_ARTIFACTS_DESTINATION"]
-    env.pop("MLFLOW_ARTIFACTS_DESTINATION", None)  # only meaningful with --serve-artifacts
+    # The kernels' tracking URI points at this very server; the server itself
+    # reads its backend store only from MLFLOW_BACKEND_STORE_URI.
+    env.pop("MLFLOW_TRACKING_URI", None)
     # One user's UI needs no background job runner (huey workers, scheduled jobs).
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
     # At most 4 database connections for this server (SQLAlchemy's default is
@@ -283,15 +297,56 @@ def log(message):
     sys.stderr.flush()
 
 
+def process_alive(pid):
+    """Whether ``pid`` runs (a zombie, i.e. exited but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = pathlib.Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
+        return True  # no procfs: trust kill(0)
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def background_pid(environ):
+    """The pid of the lab's background MLflow launcher, or None."""
+    value = environ.get("WORKBENCH_MLFLOW_PID", "")
+    return int(value) if value.isdigit() else None
+
+
+def wait_for_background(environ, poll=ATTACH_POLL_SECONDS):
+    """Block while the background server lives; return whether there was one."""
+    pid = background_pid(environ)
+    if pid is None or not process_alive(pid):
+        return False
+    log("attached to the MLflow server the lab started (pid %d)" % pid)
+    while process_alive(pid):
+        time.sleep(poll)
+    log("the lab's MLflow server (pid %d) is gone; starting one here" % pid)
+    return True
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--port", type=int, required=True, help="port to serve on (127.0.0.1)")
+    parser.add_argument("--attach", action="store_true",
+                        help="the tile's process: wait on the lab's background server ($WORKBENCH_MLFLOW_PID) "
+                             "while it lives, start one only when it is gone")
     args = parser.parse_args(argv)
     environ = dict(os.environ)
 
     def check():
+        if environ.get("WORKBENCH_MLFLOW_PORT_PROBLEM"):
+            raise LaunchProblem(environ["WORKBENCH_MLFLOW_PORT_PROBLEM"], retry=False)
         check_environment(environ)
         return check_database(environ["MLFLOW_BACKEND_STORE_URI"], expected_schema_revision())
+
+    if args.attach:
+        wait_for_background(environ)
 
     try:
         note = check()

@@ -11,18 +11,41 @@ path prefix.
 import os
 import pathlib
 import shutil
+import socket
 import sys
 
 ICONS = pathlib.Path(__file__).resolve().parent / "icons"
 
-# Measured with benchmarks/mlflow_start.py: click to usable MLflow page (DB check,
-# start, first API answer) took 11-21 s on 2 busy cores (imports dominate); the
-# seed's unmigrated start took 42-55 s. The proxy waits well past ours, so a
-# slow node still gets its page, and a dead start still ends in an error.
+# The MLflow server starts with the lab (workbench_launchers.autostart); the tile
+# attaches to it and waits for it when clicked while it still boots (about 10 s on
+# 2 busy cores, imports dominate; see benchmarks/mlflow_start.py). The proxy waits
+# well past that, so a slow node still gets its page, and a dead start still ends
+# in an error page (the launcher serves it at once).
 MLFLOW_START_TIMEOUT = 60.0
 TENSORBOARD_START_TIMEOUT = 60.0
 
 DEFAULT_TENSORBOARD_LOGDIR = "~/tensorboard-logs"
+
+
+def mlflow_port(environ=None):
+    """The loopback port of the user's MLflow server, the same for the tile, the
+    background server and the kernels' ``MLFLOW_TRACKING_URI``.
+
+    ``$WORKBENCH_MLFLOW_PORT`` when set; otherwise a free port, chosen once and
+    written back into the environment, so every later caller in this lab (and
+    every child process) gets the same one.
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get("WORKBENCH_MLFLOW_PORT", "").strip()
+    if value:
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise ValueError("WORKBENCH_MLFLOW_PORT must be a TCP port number (1-65535), got %r" % value)
+        return int(value)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environ["WORKBENCH_MLFLOW_PORT"] = str(port)
+    return port
 
 
 def _timeout(variable, default):
@@ -42,9 +65,14 @@ def tensorboard_logdir(environ=None):
 
 
 def setup_mlflow():
-    """The MLflow tile: the user's own tracking server (see mlflow_launcher)."""
-    return {
-        "command": [sys.executable, "-m", "workbench_launchers.mlflow_launcher", "--port", "{port}"],
+    """The MLflow tile: the user's own tracking server (see mlflow_launcher).
+
+    The tile's process only attaches to the server the lab started in the
+    background (``--attach``: it waits while that server lives, and starts one
+    itself on the same port if it is gone or was never started).
+    """
+    settings = {
+        "command": [sys.executable, "-m", "workbench_launchers.mlflow_launcher", "--port", "{port}", "--attach"],
         "timeout": _timeout("WORKBENCH_MLFLOW_START_TIMEOUT", MLFLOW_START_TIMEOUT),
         "new_browser_tab": True,
         "launcher_entry": {
@@ -53,6 +81,12 @@ def setup_mlflow():
             "category": "Notebook",
         },
     }
+    try:
+        settings["port"] = mlflow_port()
+    except ValueError as error:
+        # The proxy picks a port; the launcher shows this on the tile's error page.
+        settings["environment"] = {"WORKBENCH_MLFLOW_PORT_PROBLEM": str(error)}
+    return settings
 
 
 def _tensorboard_command():
