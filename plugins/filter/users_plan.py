@@ -208,7 +208,7 @@ def users_merge_s3_keys(credentials, results, backend):
 def users_s3_tenants(plan, credentials, backend, rotate=()):
     """The ``tenants`` list of one enertef.workbench.s3_tenant call: groups, present users
     (with the key they hold: IAM access key, or MinIO secret; a new key for those in
-    ``rotate``), absent users."""
+    ``rotate`` and, IAM, for those whose key is not held), absent users."""
     entries = [{"name": group, "kind": "group"} for group in plan["groups"]]
     for user in plan["users"]:
         if user["state"] != "present":
@@ -220,11 +220,12 @@ def users_s3_tenants(plan, credentials, backend, rotate=()):
             entry["secret_key"] = held["s3_secret_key"]
             if user["name"] in (rotate or ()):
                 entry["update_secret"] = "always"
+        elif held.get("s3_access_key") and user["name"] not in (rotate or ()):
+            entry["access_key"] = held["s3_access_key"]
         else:
-            if held.get("s3_access_key"):
-                entry["access_key"] = held["s3_access_key"]
-            if user["name"] in (rotate or ()):
-                entry["rotate_key"] = True
+            # a key we do not hold (lost credentials file, identity made elsewhere) is useless
+            # to the user's pod: make a new one and delete the others
+            entry["rotate_key"] = True
         entries.append(entry)
     return entries
 

@@ -104,3 +104,20 @@ def test_users_role_bulk_first_run_rerun_add_one_and_offboard(postgres_server, s
     removed = task_result(gone, FILES_TASK)
     assert len(removed["written"]) == 1 and len(removed["removed"]) == 1  # the logins, the user's Secret
     assert sorted(manifests(tmp_path)) == sorted(files)
+
+
+def test_a_user_whose_key_the_role_does_not_hold_gets_a_new_working_key(postgres_server, seaweedfs, tmp_path):
+    """A lost credentials file (a new controller, another state dir): the user already has an
+    identity whose secret nobody holds; the role must not leave their Secret without S3 keys."""
+    users = [{"name": "lk_ann"}]
+    for state_dir in ("first", "second"):
+        (tmp_path / state_dir).mkdir()
+    run_role(postgres_server, seaweedfs, tmp_path / "first", users)
+    lost = yaml.safe_load((tmp_path / "first" / "user-credentials.yml").read_text())["lk_ann"]
+
+    run_role(postgres_server, seaweedfs, tmp_path / "second", users)
+    held = yaml.safe_load((tmp_path / "second" / "user-credentials.yml").read_text())["lk_ann"]
+    assert held.get("s3_access_key") and held["s3_access_key"] != lost["s3_access_key"]
+    assert server_keys(seaweedfs, ["lk_ann"]) == {"lk_ann": [held["s3_access_key"]]}  # the unheld key is gone
+    s3 = seaweedfs.client("s3", held["s3_access_key"], held["s3_secret_key"])
+    s3.put_object(Bucket=seaweedfs.bucket, Key="lk_ann/works.txt", Body=b"ok")

@@ -176,7 +176,7 @@ def test_bulk_result_keys_are_recorded_and_failed_tenants_left_alone():
     creds = {"alice": {"db_password": "p", "s3_secret_key": "m" * 8},
              "bob": {"db_password": "q", "s3_access_key": "HELD", "s3_secret_key": "s"}}
     assert users_s3_tenants(plan, creds, "iam") == [
-        {"name": "mlg", "kind": "group"}, {"name": "alice", "groups": ["mlg"]},
+        {"name": "mlg", "kind": "group"}, {"name": "alice", "groups": ["mlg"], "rotate_key": True},
         {"name": "bob", "groups": [], "access_key": "HELD"}, {"name": "carol", "state": "absent"}]
     assert users_s3_tenants(plan, creds, "minio")[1] == {"name": "alice", "groups": ["mlg"], "secret_key": "m" * 8}
     registered = {"failed": True, "tenants": {
