@@ -77,6 +77,14 @@ def render_template(role, template, overrides=None):
     return str(templar.template(trust_as_template(expression)))
 
 
+def render_expression(role, expression, overrides=None):
+    """A task's templated string as Ansible renders it inside ``role`` (defaults + overrides)."""
+    variables = dict(role_defaults(role))
+    variables.update(_as_inventory_value(dict(overrides or {})))
+    templar = Templar(loader=_ansible_loader(), variables=variables)
+    return str(templar.template(trust_as_template(expression)))
+
+
 def load_documents(text):
     """The non-empty YAML documents in ``text``, as the kubernetes.core.k8s module reads them."""
     return [doc for doc in yaml.safe_load_all(text) if doc]

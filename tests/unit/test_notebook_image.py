@@ -16,6 +16,10 @@ sys.path.insert(0, str(SCRIPTS))
 
 from workbench_launchers import home_setup, mlflow_launcher  # noqa: E402
 
+# at import time: a test that ran Ansible in this process leaves a collection finder behind
+# that refuses collection modules imported later
+from ansible_collections.enertef.workbench.plugins.modules import pg_tenant  # noqa: E402
+
 
 def pins(path):
     found = {}
@@ -110,8 +114,6 @@ def test_mlflow_pool_fits_in_the_tenant_connection_limit():
     """The join between the pod and the database: the user's MLflow server's pool,
     plus the launcher's check and a kernel of the user's own, stays within the
     connection limit pg_tenant gives every tenant."""
-    from ansible_collections.enertef.workbench.plugins.modules import pg_tenant
-
     import yaml
 
     users_defaults = yaml.safe_load((ROOT / "roles" / "users" / "defaults" / "main.yml").read_text())
