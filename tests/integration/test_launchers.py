@@ -99,7 +99,7 @@ def _processes(pgid):
 
 def _mlflow_servers(pgid):
     return {pid: (ppid, args) for pid, (ppid, args) in _processes(pgid).items()
-            if args[1:4] == ["-m", "mlflow", "server"]}
+            if "mlflow.server.fastapi_app:app" in args or args[1:4] == ["-m", "mlflow", "server"]}
 
 
 def _wait_health(port, timeout=180):

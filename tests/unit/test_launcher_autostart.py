@@ -86,3 +86,28 @@ def test_attach_waits_while_the_background_server_lives():
         child.wait()
     # gone already: start at once
     assert mlflow_launcher.wait_for_background({"WORKBENCH_MLFLOW_PID": str(child.pid)}) is False
+
+
+def test_the_server_environment_uses_the_names_installed_mlflow_reads():
+    """The launcher runs mlflow's uvicorn worker without ``mlflow server``: the variables it sets
+    must be the ones mlflow 3.17.2's ``_run_server`` hands the worker (renamed in an upgrade = fail)."""
+    import pathlib
+
+    from mlflow import environment_variables
+    from mlflow.server import constants
+
+    assert mlflow_launcher.SERVER_BACKEND_STORE == constants.BACKEND_STORE_URI_ENV_VAR
+    assert mlflow_launcher.SERVER_REGISTRY_STORE == constants.REGISTRY_STORE_URI_ENV_VAR
+    assert mlflow_launcher.SERVER_ARTIFACT_ROOT == constants.ARTIFACT_ROOT_ENV_VAR
+    assert mlflow_launcher.SERVER_SERVE_ARTIFACTS == constants.SERVE_ARTIFACTS_ENV_VAR
+    assert mlflow_launcher.SERVER_ARTIFACTS_DESTINATION == constants.ARTIFACTS_DESTINATION_ENV_VAR
+    assert mlflow_launcher.SERVER_SGI_NAME == environment_variables._MLFLOW_SGI_NAME.name
+    assert mlflow_launcher.SERVER_BOOT_ID == environment_variables._MLFLOW_SERVER_BOOT_ID.name
+    assert mlflow_launcher.SERVER_IN_JOB_EXECUTOR == environment_variables._MLFLOW_IN_JOB_EXECUTOR.name
+    assert environment_variables.MLFLOW_ENABLE_WORKSPACES.name == "MLFLOW_ENABLE_WORKSPACES"
+    command, _ = mlflow_launcher.mlflow_command(4242, {
+        "MLFLOW_BACKEND_STORE_URI": "postgresql://alice@db/mlflow", "MLFLOW_ARTIFACTS_DESTINATION": "s3://mlflow/alice"})
+    # what _run_server would run for uvicorn: the same app and mlflow's own log config
+    assert command[-1] == "mlflow.server.fastapi_app:app"
+    assert pathlib.Path(command[command.index("--log-config") + 1]).is_file()
+    assert command[command.index("--workers") + 1] == "1"

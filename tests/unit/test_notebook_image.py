@@ -105,8 +105,9 @@ def test_mlflow_command_keeps_secrets_out_of_argv_and_turns_jobs_off():
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
     assert command[command.index("--host") + 1] == "127.0.0.1"
     # artifacts: new experiments on the user's prefix, and the server proxies mlflow-artifacts:/ there
-    assert "--serve-artifacts" in command and env["MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlflow/alice"
-    hosts = command[command.index("--allowed-hosts") + 1].split(",")
+    assert env["_MLFLOW_SERVER_SERVE_ARTIFACTS"] == "true"
+    assert env["_MLFLOW_SERVER_ARTIFACT_DESTINATION"] == env["_MLFLOW_SERVER_ARTIFACT_ROOT"] == "s3://mlflow/alice"
+    hosts = env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
     assert "*" not in hosts and "localhost:*" in hosts
 
 
@@ -128,11 +129,11 @@ def test_mlflow_pool_fits_in_the_tenant_connection_limit():
 
 
 def test_public_origins_become_allowed_hosts_and_cors_origins():
-    command, _ = mlflow_launcher.mlflow_command(1, pod_env(
+    _, env = mlflow_launcher.mlflow_command(1, pod_env(
         WORKBENCH_PUBLIC_ORIGINS="https://hub.lab.example, http://localhost:8080",
         JUPYTERHUB_PUBLIC_URL="https://hub.lab.example/hub/"))
-    hosts = command[command.index("--allowed-hosts") + 1].split(",")
-    origins = command[command.index("--cors-allowed-origins") + 1].split(",")
+    hosts = env["MLFLOW_SERVER_ALLOWED_HOSTS"].split(",")
+    origins = env["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"].split(",")
     assert "hub.lab.example" in hosts
     assert origins == ["https://hub.lab.example", "http://localhost:8080"]
 

@@ -1,6 +1,6 @@
 # Copyright: (c) 2026, enertef.workbench contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Start the user's own ``mlflow server`` behind jupyter-server-proxy.
+"""Start the user's own MLflow tracking server (for the lab and its tile).
 
 Everything comes from the pod's environment, i.e. the user's own Secret
 (``plugins/module_utils/tenant.py`` SECRET_KEYS): the backend store is the
@@ -33,6 +33,7 @@ import re
 import sys
 import threading
 import time
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 REQUIRED_VARIABLES = ("MLFLOW_BACKEND_STORE_URI", "MLFLOW_ARTIFACTS_DESTINATION")
@@ -173,8 +174,34 @@ def public_origins(environ):
     return origins
 
 
+# What ``mlflow server`` (mlflow/server/__init__.py ``_run_server``, mlflow 3.17.2) hands
+# its uvicorn worker through the environment; tests/unit/test_launcher_autostart.py checks
+# these names against the installed mlflow.
+SERVER_BACKEND_STORE = "_MLFLOW_SERVER_FILE_STORE"
+SERVER_REGISTRY_STORE = "_MLFLOW_SERVER_REGISTRY_STORE"
+SERVER_ARTIFACT_ROOT = "_MLFLOW_SERVER_ARTIFACT_ROOT"
+SERVER_SERVE_ARTIFACTS = "_MLFLOW_SERVER_SERVE_ARTIFACTS"
+SERVER_ARTIFACTS_DESTINATION = "_MLFLOW_SERVER_ARTIFACT_DESTINATION"
+SERVER_SGI_NAME = "_MLFLOW_SGI_NAME"
+SERVER_BOOT_ID = "_MLFLOW_SERVER_BOOT_ID"
+SERVER_IN_JOB_EXECUTOR = "_MLFLOW_IN_JOB_EXECUTOR"
+FASTAPI_APP = "mlflow.server.fastapi_app:app"
+
+
+def uvicorn_log_config():
+    """mlflow's own uvicorn log configuration (found without importing mlflow)."""
+    spec = importlib.util.find_spec("mlflow")
+    return str(pathlib.Path(spec.origin).parent / "server" / "uvicorn_log_config.yaml")
+
+
 def mlflow_command(port, environ):
-    """The ``mlflow server`` command line and the environment it runs with.
+    """The MLflow tracking server's command line and the environment it runs with.
+
+    This is what ``mlflow server --workers 1 --serve-artifacts`` runs, without
+    ``mlflow server`` itself: that CLI is a second Python process that imports
+    all of mlflow and initialises the stores only to spawn uvicorn and wait on
+    it (about 250 MiB and half the start time on 2 cores, benchmarks/README.md).
+    The uvicorn worker gets the same environment the CLI would give it.
 
     The Host header MLflow sees behind jupyter-server-proxy is the one the
     browser sent to the hub, and state-changing requests carry the hub's
@@ -185,25 +212,36 @@ def mlflow_command(port, environ):
     hosts = list(LOCAL_HOSTS) + [urlsplit(origin).netloc for origin in origins]
     workers = environ.get("WORKBENCH_MLFLOW_WORKERS", "1")
     command = [
-        sys.executable, "-m", "mlflow", "server",
+        sys.executable, "-m", "uvicorn",
+        "--log-config", uvicorn_log_config(),
         "--host", "127.0.0.1",
         "--port", str(port),
         "--workers", workers,
-        # Artifacts: new experiments get the user's S3 prefix as location
-        # (MLFLOW_DEFAULT_ARTIFACT_ROOT below), so kernels (which have the
-        # user's keys) write there directly, and runs keep s3:// URIs that the
-        # group utilities, model serving and backups resolve. --serve-artifacts
-        # proxies the rest (mlflow-artifacts:/ URIs, clients without keys) to
-        # the same prefix (MLFLOW_ARTIFACTS_DESTINATION, read by mlflow's CLI).
-        "--serve-artifacts",
-        "--allowed-hosts", ",".join(dict.fromkeys(hosts)),
-        "--cors-allowed-origins", ",".join(origins or ["http://localhost:*", "http://127.0.0.1:*"]),
+        FASTAPI_APP,
     ]
     env = dict(environ)
-    # Secrets reach mlflow through its own environment variables, not argv.
-    env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] = environ["MLFLOW_ARTIFACTS_DESTINATION"]
+    backend = environ["MLFLOW_BACKEND_STORE_URI"]
+    destination = environ["MLFLOW_ARTIFACTS_DESTINATION"]
+    # Secrets reach mlflow through the environment, not argv.
+    env[SERVER_BACKEND_STORE] = backend
+    env[SERVER_REGISTRY_STORE] = backend
+    # Artifacts: new experiments get the user's S3 prefix as location, so kernels
+    # (which have the user's keys) write there directly, and runs keep s3:// URIs
+    # that the group utilities, model serving and backups resolve. Serving
+    # artifacts proxies the rest (mlflow-artifacts:/ URIs, clients without keys)
+    # to the same prefix.
+    env[SERVER_ARTIFACT_ROOT] = destination
+    env["MLFLOW_DEFAULT_ARTIFACT_ROOT"] = destination
+    env[SERVER_SERVE_ARTIFACTS] = "true"
+    env[SERVER_ARTIFACTS_DESTINATION] = destination
+    env["MLFLOW_SERVER_ALLOWED_HOSTS"] = ",".join(dict.fromkeys(hosts))
+    env["MLFLOW_SERVER_CORS_ALLOWED_ORIGINS"] = ",".join(origins or ["http://localhost:*", "http://127.0.0.1:*"])
+    env[SERVER_SGI_NAME] = "uvicorn"
+    env[SERVER_BOOT_ID] = uuid.uuid4().hex
+    env[SERVER_IN_JOB_EXECUTOR] = "false"
+    env["MLFLOW_ENABLE_WORKSPACES"] = "false"
     # The kernels' tracking URI points at this very server; the server itself
-    # reads its backend store only from MLFLOW_BACKEND_STORE_URI.
+    # reads its backend store only from the variables above.
     env.pop("MLFLOW_TRACKING_URI", None)
     # One user's UI needs no background job runner (huey workers, scheduled jobs).
     env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
