@@ -221,3 +221,13 @@ def test_lab_hosts_get_an_ingress_with_tls_and_the_laptop_none(values, tmp_path,
     assert ingress["spec"]["tls"] == [{"hosts": ["workbench.lab.example"], "secretName": "workbench-tls"}]
     assert [rule["host"] for rule in ingress["spec"]["rules"]] == ["workbench.lab.example"]
     assert k8s_validate([ingress]) == []
+
+
+def test_mlflow_background_start_can_be_turned_off(values):
+    """jupyterhub_mlflow_autostart: on by default (nothing in the pod environment), off = the switch
+    workbench_launchers.autostart reads."""
+    assert "WORKBENCH_MLFLOW_AUTOSTART" not in values["singleuser"]["extraEnv"]
+    off = template_values({"jupyterhub_mlflow_autostart": False})["singleuser"]["extraEnv"]
+    assert off["WORKBENCH_MLFLOW_AUTOSTART"] == "false"
+    from workbench_launchers.autostart import autostart_enabled
+    assert autostart_enabled(off) is False and autostart_enabled(values["singleuser"]["extraEnv"]) is True
