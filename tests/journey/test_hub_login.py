@@ -13,8 +13,6 @@ filters, its users-manifests.yaml.j2 template), laid out as users_manifests_dir
 and as the hub's logins mount (contracts 1 and 4).
 """
 import html
-import os
-import pathlib
 import time
 
 import pytest
@@ -22,7 +20,7 @@ import requests
 import yaml
 
 from _render import render_template_isolated
-from fixtures.hub import decoded_data, rendered_secrets, running_hub, write_logins
+from fixtures.hub import decoded_data, rendered_secrets, running_hub, server_environment, write_logins
 
 from ansible_collections.enertef.workbench.plugins.filter.users_plan import users_credentials, users_plan
 from ansible_collections.enertef.workbench.plugins.module_utils import login, tenant
@@ -113,22 +111,6 @@ def logged_in(hub, name):
     assert answer.status_code == 302, (answer.status_code, answer.text[-2000:])
     assert browser.logged_in_as() == name.lower()
     return browser
-
-
-def server_environment(name):
-    """The environment of ``name``'s running jupyterhub-singleuser process (what the pod would have)."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmdline = pathlib.Path("/proc/%s/cmdline" % pid).read_bytes().split(b"\0")
-            if not any(part.endswith(b"jupyterhub-singleuser") for part in cmdline):
-                continue
-            raw = pathlib.Path("/proc/%s/environ" % pid).read_bytes().split(b"\0")
-        except OSError:
-            continue
-        env = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
-        if env.get("JUPYTERHUB_USER") == name:
-            return env
-    return None
 
 
 # --- logging in ---------------------------------------------------------------------
