@@ -77,3 +77,33 @@ def test_mlflow_ui_in_proxy_shows_the_example_run(browser_page, jupyter_server, 
         page.wait_for_timeout(1500)
     finally:
         page.screenshot(path=str(ARTIFACTS / "mlflow-ui-example-run.png"))
+
+
+def test_clicking_the_mlflow_tile_opens_the_labs_own_mlflow_server(browser_page, jupyter_server):
+    """A real click on the tile: a new tab with the MLflow UI of the server the lab started in
+    the background (the click starts no server of its own)."""
+    import subprocess
+    import time
+
+    page = browser_page
+    page.goto(jupyter_server.url + "lab?token=" + jupyter_server.token)
+    tile = page.locator(".jp-LauncherCard[title='MLflow'], .jp-LauncherCard:has-text('MLflow')").first
+    tile.wait_for(timeout=90_000)
+    started = time.monotonic()
+    with page.context.expect_page(timeout=60_000) as opened:
+        tile.click()
+    tab = opened.value
+    try:
+        tab.wait_for_load_state("domcontentloaded", timeout=120_000)
+        assert "/mlflow/" in tab.url
+        tab.get_by_text("Experiments").first.wait_for(timeout=120_000)
+        print("click on the MLflow tile -> MLflow UI in %.1f s" % (time.monotonic() - started))
+        tab.wait_for_timeout(1000)
+        tab.screenshot(path=str(ARTIFACTS / "mlflow-tile-click.png"))
+    finally:
+        tab.close()
+    port = jupyter_server.env["WORKBENCH_MLFLOW_PORT"]
+    out = subprocess.run(["ps", "-ww", "-eo", "args="], capture_output=True, text=True, check=True).stdout
+    servers = [line for line in out.splitlines()
+               if "mlflow.server.fastapi_app:app" in line and "--port %s " % port in line]
+    assert len(servers) == 1, servers
