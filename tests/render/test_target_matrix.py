@@ -52,7 +52,7 @@ RENDERED = {
     "pgadmin": ["configmap.yaml.j2", "deployment.yaml.j2", "pvc.yaml.j2", "service.yaml.j2"],
     "model_serving": ["networkpolicy.yaml.j2", "api-service.yaml.j2", "api-deployment.yaml.j2",
                       "ui-service.yaml.j2", "ui-deployment.yaml.j2"],
-    "airflow": ["postgres-networkpolicy.yaml.j2"],
+    "airflow": ["postgres-networkpolicy.yaml.j2", "object-store-networkpolicy.yaml.j2"],
     "jupyterhub": ["helm/values.yaml.j2"],
     # variables only: the bundle's image list, the controller's addresses
     "airgap": [],
@@ -374,14 +374,31 @@ def test_the_object_store_admits_every_pod_holding_a_tenant_key(targets, invento
     assert not _admitted(policies, server, 9000, clients["hub"])
 
 
-@pytest.mark.xfail(strict=True, reason="object_store (store room): the outside-clients rule still excepts k3s's "
-                                       "10.42.0.0/16, which lets every pod of a cluster with another pod CIDR in")
-@pytest.mark.parametrize("inventory", ["existing"])
-def test_the_object_store_assumes_no_pod_cidr_on_an_existing_cluster(targets, inventory):
+TRAEFIK = ({"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "traefik-kube-system"}, "kube-system")
+
+
+@pytest.mark.parametrize("inventory", INVENTORIES)
+def test_the_object_store_admits_exactly_its_clients_per_target(targets, inventory):
+    """Pods with a tenant key on S3; the controller and the console's browsers the way each target
+    routes them: k3d's NodePort on the laptop, the TLS ingress elsewhere, never a guessed pod CIDR."""
     rendered = targets[inventory]
     policies = [d for d in _docs(rendered) if d.get("kind") == "NetworkPolicy"]
-    blocks = _ip_blocks(policies, _pod_labels(rendered, "object_store", "StatefulSet"))
-    assert all(b["cidr"] != "0.0.0.0/0" for b in blocks), blocks
+    server = _pod_labels(rendered, "object_store", "StatefulSet")
+    clients = dict(_clients(rendered), **{"ingress controller": TRAEFIK})
+    on_api = {name for name, labels in clients.items() if _admitted(policies, server, 9000, labels)}
+    on_console = {name for name, labels in clients.items() if _admitted(policies, server, 9001, labels)}
+    blocks = _ip_blocks(policies, server)
+    if inventory == "laptop":
+        assert on_api == {"user pod", "model API", "Airflow worker"}, on_api
+        assert on_console == set(), on_console
+        # published on 127.0.0.1 only; the pod network k3d creates is not an outside client
+        assert blocks == [{"cidr": "0.0.0.0/0", "except": ["10.42.0.0/16"]}]
+    else:
+        assert on_api == {"user pod", "model API", "Airflow worker", "ingress controller"}, on_api
+        assert on_console == {"ingress controller"}, on_console
+        # the controller comes in through the ingress (workbench_object_store_url is https://s3.<host>)
+        assert _resolved(rendered, "object_store_endpoint_url").startswith("https://s3.")
+        assert blocks == [], blocks
 
 
 @pytest.mark.parametrize("inventory", LAB)
