@@ -47,7 +47,9 @@ sanity() {
 run_pytest() {
     step "pytest: unit, rendering, integration (real PostgreSQL, SeaweedFS, MLflow), molecule"
     # Exit 5 (no tests collected) is a failure here like any other non-zero.
-    python -m pytest "$@"
+    # Two workers (the tests wait on servers and playbooks as much as they compute); each
+    # worker has its own PostgreSQL and SeaweedFS, and runs a file's tests in order.
+    python -m pytest -n "${WORKBENCH_TEST_WORKERS:-2}" --dist loadfile "$@"
 }
 
 case "$stage" in
