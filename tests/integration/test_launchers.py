@@ -196,6 +196,41 @@ def test_lab_start_starts_mlflow_in_the_background_and_the_tile_attaches(tmp_pat
         assert attached, "the tile's process (the launcher with --attach) is not running"
 
 
+def test_the_tile_starts_mlflow_again_when_the_labs_server_died(tmp_path, researcher):
+    """The lab's MLflow server is killed (OOM, a crash) after the tile was opened: the tile's
+    process, which waited on it, starts a new one on the same port, so the tile works again and
+    the kernels' MLFLOW_TRACKING_URI stays right."""
+    import os
+    import signal
+
+    home = tmp_path / "home"
+    home.mkdir()
+    port = free_port()
+    env = run_start_hook(pod_environment(home, dict(researcher.env, WORKBENCH_MLFLOW_PORT=str(port))))
+    with running_jupyter(home, env, ARTIFACTS / "jupyter-mlflow-restart.log") as server:
+        _wait_health(port)
+        assert server.get("mlflow/")[0] == 200  # the tile's process now waits on the lab's server
+        (dead, _), = _mlflow_servers(server.process.pid).items()
+        deadline = time.monotonic() + 60
+        while "attached to the MLflow server the lab started (pid %d)" % dead not in server.log_tail(100_000):
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.2)
+        os.kill(dead, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while True:  # the proxy answers 5xx until the new server is up
+            status, _, body = server.get("mlflow/ajax-api/2.0/mlflow/experiments/search?max_results=5")
+            if status == 200:
+                break
+            assert time.monotonic() < deadline, (status, server.log_tail())
+            time.sleep(1)
+        servers = _mlflow_servers(server.process.pid)
+        assert len(servers) == 1 and dead not in servers, servers
+        (pid, (ppid, args)), = servers.items()
+        assert args[args.index("--port") + 1] == str(port)
+        # the tile's process (the launcher with --attach, exec'd into the server) is the new server
+        assert ppid == server.process.pid and "--attach" not in args
+
+
 def test_kernel_logs_the_seed_snippet_through_the_lab_server_into_alices_prefix(jupyter_server, researcher):
     """The seed's plain snippet in a kernel the lab started: MLFLOW_TRACKING_URI is the lab's own
     MLflow server, the artifact is an object under s3://mlflow/alice/ (not ./mlruns), and the tile
