@@ -18,11 +18,14 @@ import pathlib
 import shutil
 import sqlite3
 import stat
+import subprocess
+import tempfile
 
 import pytest
 
 from fixtures.day2 import Workbench, assert_ok
 from fixtures.kubernetes import validation_errors
+from fixtures.playbook import run_playbook
 from fixtures.postgres import running_postgres
 
 pytestmark = pytest.mark.integration
@@ -267,3 +270,63 @@ def test_backup_without_a_hub_deployment_says_what_to_do(lab, tmp_path):
     message = " ".join(result.failure_messages)
     assert "No Deployment hub in namespace workbench" in message and "backup_copy_image" in message, result
     assert list(dest.iterdir()) == []
+
+
+COMMANDS = """
+- name: Resolve the copy pods' commands as the roles define them
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Read the backup and restore defaults
+      ansible.builtin.include_vars:
+        file: "{{ item }}"
+      loop: ["%(root)s/roles/backup/defaults/main.yml", "%(root)s/roles/restore/defaults/main.yml"]
+    - name: Write the commands
+      ansible.builtin.copy:
+        content: "{{ {'archive': backup_home_archive_command, 'extract': restore_home_extract_command,
+                      'mount': backup_copy_mount_path, 'staging': backup_copy_staging,
+                      'restore_mount': restore_copy_mount_path, 'restore_staging': restore_copy_staging} | to_json }}"
+        dest: "%(out)s"
+        mode: "0600"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root here to play the notebook user (uid 1000) "
+                                              "on a volume root owned by root, as local-path makes it")
+def test_the_copy_pod_commands_work_as_the_notebook_user_on_a_fresh_volume(tmp_path, request):
+    """The real commands, run as the copy pod runs them (1000:100), on a volume root owned by root
+    with mode 0777 (what local-path provisions): tar must not try to change the root's mode."""
+    out = tmp_path / "commands.json"
+    root = pathlib.Path(__file__).resolve().parents[2]
+    assert run_playbook(COMMANDS % {"root": root, "out": out}, tmp_path).rc == 0
+    commands = json.loads(out.read_text())
+    # pytest's own temporary directories are 0700 root: uid 1000 needs a way in
+    base = pathlib.Path(tempfile.mkdtemp(prefix="workbench-copy-"))
+    base.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(base))
+    source, target, staging = base / "home", base / "fresh-volume", base / "staging"
+    source.mkdir()
+    write_home(source, "alice")
+    for directory in (target, staging):
+        directory.mkdir()
+        directory.chmod(0o777)
+
+    def run(argv):
+        def demote():
+            os.setgid(100)
+            os.setuid(1000)
+        return subprocess.run(argv, preexec_fn=demote, capture_output=True, text=True)
+
+    archive = [a.replace(commands["staging"], str(staging)).replace("=" + commands["mount"], "=%s" % source)
+               for a in commands["archive"]]
+    # the notebook user owns the home it archives
+    for path in [source] + list(source.rglob("*")):
+        os.lchown(path, 1000, 100)
+    created = run(archive)
+    assert created.returncode == 0, created.stderr
+    extract = [a.replace(commands["restore_staging"], str(staging)).replace("=" + commands["restore_mount"], "=%s" % target)
+               for a in commands["extract"]]
+    extracted = run(extract)
+    assert extracted.returncode == 0, extracted.stderr
+    assert tree(target) == tree(source)
+    assert oct(target.stat().st_mode & 0o777) == "0o777" and target.stat().st_uid == 0
