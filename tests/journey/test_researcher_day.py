@@ -188,7 +188,7 @@ def test_2_alice_logs_in_in_chromium_and_gets_her_lab_with_the_tiles(day, browse
     day.alice_context = context
     page.goto(day.hub.url + "/hub/spawn")
     try:
-        page.wait_for_url("**/user/alice/lab**", timeout=120_000)
+        wait_for_lab(page, "alice")
         page.locator(".jp-Launcher").wait_for(timeout=90_000)
         page.locator(".jp-LauncherCard[title='MLflow'], .jp-LauncherCard:has-text('MLflow')").first.wait_for(
             timeout=30_000)
@@ -265,11 +265,23 @@ def test_3_alice_runs_the_example_notebook_and_sees_it_in_her_mlflow_and_tensorb
         page.close()
 
 
+def wait_for_lab(page, name, timeout=120):
+    """Until the spawn lands ``name`` in her lab; a failed spawn fails at once with the hub's message."""
+    deadline = time.monotonic() + timeout
+    while "/user/%s/lab" % name not in page.url:
+        text = ""
+        with contextlib.suppress(Exception):  # the pending page's progress message, or the failed page
+            text = page.inner_text("body", timeout=2000)
+        assert "Spawn failed" not in text, "%s's server did not start: %s" % (name, text)
+        assert time.monotonic() < deadline, "%s's lab did not open in %ss (%s)" % (name, timeout, page.url)
+        page.wait_for_timeout(500)
+
+
 def start_lab(browser, day, name):
     """``name`` logs in in Chromium, starts her server from the hub; her context and a Lab on it."""
     context, page = browser_login(browser, day, name, password_of(day, name))
     page.goto(day.hub.url + "/hub/spawn")
-    page.wait_for_url("**/user/%s/lab**" % name, timeout=120_000)
+    wait_for_lab(page, name)
     page.locator(".jp-Launcher").wait_for(timeout=90_000)
     page.close()
     return context, Lab(day.hub.url, name, hub_token(context, day.hub.url, name))
