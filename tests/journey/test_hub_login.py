@@ -122,7 +122,7 @@ def test_alice_logs_in_with_her_own_password_and_gets_her_secret_as_environment(
     lab = alice.get(workbench.url + "/user/alice/lab")  # through the hub's OAuth, as a browser goes
     assert lab.status_code == 200 and lab.url.endswith("/user/alice/lab"), (lab.status_code, lab.url)
     assert alice.get(workbench.url + "/user/alice/api/status").status_code == 200
-    env = server_environment("alice")
+    env = server_environment("alice", workbench)
     secret = decoded_data(rendered_secrets(workbench.manifests_dir)[("workbench", "workbench-user-alice")])
     assert set(secret) == set(tenant.SECRET_KEYS)
     assert {key: env.get(key) for key in secret} == secret, "the server's environment is alice's Secret"
@@ -164,7 +164,7 @@ def test_a_user_without_secret_cannot_spawn_and_is_told_to_run_users_yml(workben
     page = frank.get(workbench.url + "/hub/spawn-pending/%s" % NO_SECRET)
     message = "no workbench credentials for frank: run playbooks/users.yml (Secret workbench-user-frank does not exist)"
     assert page.status_code == 500 and message in html.unescape(page.text), page.text[-2000:]
-    assert server_environment(NO_SECRET) is None, "no server process was started"
+    assert server_environment(NO_SECRET, workbench) is None, "no server process was started"
 
 
 # --- admins ---------------------------------------------------------------------------
@@ -194,7 +194,7 @@ def test_offboarded_user_is_logged_out_refused_and_their_server_stopped(workbenc
     while time.monotonic() < deadline and dora.api("GET", "/users/carol").json().get("servers"):
         time.sleep(0.5)
     assert not dora.api("GET", "/users/carol").json().get("servers"), workbench.log.read_text()[-3000:]
-    assert server_environment("carol") is None, "carol's server process is gone"
+    assert server_environment("carol", workbench) is None, "carol's server process is gone"
     time.sleep(AUTH_REFRESH_AGE + 1)
     assert carol.logged_in_as() is None, "carol's session ended"
     assert Browser(workbench).login("carol", workbench.passwords["carol"]).status_code == 403

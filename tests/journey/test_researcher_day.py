@@ -478,15 +478,15 @@ def test_6_the_seeds_snippet_in_a_fresh_notebook_puts_the_artifact_under_alices_
 # --- bad input along the way -------------------------------------------------------------
 
 def test_7_offboarding_bob_stops_his_server_a_csv_user_logs_in_while_the_database_is_down(day, browser):
-    assert server_environment("bob") is not None, "bob's server runs (step 4)"
+    assert server_environment("bob", day.hub) is not None, "bob's server runs (step 4)"
     bob_secret = ("workbench", tenant.tenant_for("bob")["k8s_secret"])
     day.credentials = day.provision("name,groups,state,purge\nbob,,absent,\ngina,,present,\n")
     sync_logins(day)
     assert bob_secret not in rendered_secrets(day.manifests), "the users role removed bob's Secret"
     deadline = time.monotonic() + 60
-    while server_environment("bob") is not None and time.monotonic() < deadline:
+    while server_environment("bob", day.hub) is not None and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert server_environment("bob") is None, "bob's server was stopped:\n" + day.hub.log.read_text()[-3000:]
+    assert server_environment("bob", day.hub) is None, "bob's server was stopped:\n" + day.hub.log.read_text()[-3000:]
     time.sleep(4)  # jupyterhub_auth_refresh_age: his open session is checked against the logins again
     page = day.bob_context.new_page()
     page.goto(day.hub.url + "/hub/home")
@@ -502,7 +502,7 @@ def test_7_offboarding_bob_stops_his_server_a_csv_user_logs_in_while_the_databas
     try:
         context, gina = start_lab(browser, day, "gina")
         assert gina.api("GET", "api/status").status_code == 200
-        env = server_environment("gina")
+        env = server_environment("gina", day.hub)
         assert env["WORKBENCH_USER"] == "gina" and env["PGUSER"] == tenant.tenant_for("gina")["pg_role"]
         page = context.new_page()
         page.goto(day.hub.url + "/user/gina/mlflow/", timeout=120_000)
@@ -542,5 +542,5 @@ def test_8_a_user_without_secret_is_told_to_run_users_yml_on_the_spawn_page(day,
         page.get_by_text(message).first.wait_for(timeout=60_000)
     finally:
         shot(page, "09-no-secret")
-    assert server_environment("erin") is None
+    assert server_environment("erin", day.hub) is None
     context.close()
