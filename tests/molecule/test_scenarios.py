@@ -44,7 +44,7 @@ def molecule_reset(scenario, extra_env):
 @pytest.mark.molecule
 @pytest.mark.integration
 def test_users_scenario(postgres_server, seaweedfs, tmp_path):
-    result = molecule("users", {
+    env = {
         "WORKBENCH_TEST_STATE_DIR": str(tmp_path),
         "WORKBENCH_TEST_PG_SOCKET": postgres_server.socket_dir,
         "WORKBENCH_TEST_PG_PORT": str(postgres_server.port),
@@ -53,9 +53,13 @@ def test_users_scenario(postgres_server, seaweedfs, tmp_path):
         "WORKBENCH_TEST_S3_ENDPOINT": seaweedfs.endpoint,
         "WORKBENCH_TEST_S3_ADMIN_ACCESS_KEY": seaweedfs.admin_access_key,
         "WORKBENCH_TEST_S3_ADMIN_SECRET_KEY": seaweedfs.admin_secret_key,
-    })
+    }
+    # a second run on the same machine: molecule would skip prepare (henry's data) as done
+    molecule_reset("users", env)
+    result = molecule("users", env)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
+    assert "instances already prepared" not in output, "prepare was skipped: henry's data was never made"
     for step in ("converge", "idempotence", "verify"):
         assert "[users > %s] Executed: Successful" % step in output, output[-6000:]
 
@@ -113,6 +117,7 @@ def test_laptop_scenario(tmp_path):
     result = molecule("laptop", {"WORKBENCH_TEST_STATE_DIR": str(tmp_path)}, timeout=3600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
+    assert "instances already prepared" not in output, "prepare was skipped: henry's data was never made"
     for step in ("converge", "idempotence", "verify"):
         assert "[laptop > %s] Executed: Successful" % step in output, output[-6000:]
 
@@ -127,5 +132,6 @@ def test_onprem_scenario(tmp_path):
     result = molecule("onprem", {"WORKBENCH_TEST_STATE_DIR": str(tmp_path)}, timeout=3600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
+    assert "instances already prepared" not in output, "prepare was skipped: henry's data was never made"
     for step in ("converge", "idempotence", "verify"):
         assert "[onprem > %s] Executed: Successful" % step in output, output[-6000:]
