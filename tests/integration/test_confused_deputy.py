@@ -26,7 +26,7 @@ import pytest
 from psycopg import errors, sql
 
 from fixtures.day2 import PG_BIN
-from fixtures.postgres import run_module
+from fixtures.postgres import run_module, running_postgres
 from fixtures.seaweedfs import run_module as run_s3_module
 
 pytestmark = pytest.mark.integration
@@ -87,9 +87,14 @@ def pwn_function(tenant, name="pwn", returns="text", result="'%s'" % OLD_REVISIO
 
 
 @pytest.fixture(scope="module")
-def hostile(tenant_postgres):
-    """Tenants provisioned by the modules, then the traps planted by the tenants themselves."""
-    server = tenant_postgres
+def hostile():
+    """Tenants provisioned by the modules, then the traps planted by the tenants themselves,
+    on a server of their own: the backup/restore below take every tenant on the server."""
+    with running_postgres() as server:
+        yield plant_traps(server)
+
+
+def plant_traps(server):
     passwords = dict((name, secrets.token_urlsafe(18)) for name in USERS)
     login = server.module_login_args()
     tenants = [{"name": GROUP, "kind": "group"}] + [
