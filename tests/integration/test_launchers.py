@@ -287,8 +287,11 @@ def test_tensorboard_through_proxy(jupyter_server):
 def test_database_down_shows_an_error_page_not_a_spinner(tmp_path, researcher):
     """MLflow's tile on a pod whose database is unreachable answers at once with the reason."""
     env = dict(researcher.env)
-    env["MLFLOW_BACKEND_STORE_URI"] = env["MLFLOW_BACKEND_STORE_URI"].replace(
-        "host=" + researcher.pg.socket_dir, "host=" + str(tmp_path / "no-such-socket-dir"))
+    # the Secret's database address, with a port nothing listens on
+    from sqlalchemy.engine import make_url
+    down = make_url(env["MLFLOW_BACKEND_STORE_URI"]).set(port=free_port())
+    env["MLFLOW_BACKEND_STORE_URI"] = down.render_as_string(hide_password=False)
+    env["PGPORT"] = str(down.port)
     # A launcher that only waited for the port would answer after this start timeout, far past
     # the request's own 60 s: the page must come from noticing the failure, however slow the machine.
     env["WORKBENCH_MLFLOW_START_TIMEOUT"] = "900"
