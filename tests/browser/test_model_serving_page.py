@@ -12,44 +12,20 @@ import os
 import pathlib
 import secrets
 import shutil
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from fixtures.jupyter import ARTIFACTS, free_port, stop_process_group
+from fixtures.jupyter import ARTIFACTS, free_port, start_serving, stop_process_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SERVING = ROOT / "files" / "model-serving"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-START_TIMEOUT = 120
-
-
-def start(command, env, log_name, ready_url):
-    log = open(ARTIFACTS / log_name, "wb")
-    process = subprocess.Popen(command, cwd=SERVING, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    log.close()
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("%s exited: %s" % (command[2], (ARTIFACTS / log_name).read_text()[-3000:]))
-        try:
-            with urllib.request.urlopen(ready_url, timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            pass
-        time.sleep(0.5)
-    stop_process_group(process)
-    raise RuntimeError("%s did not answer in %ss" % (ready_url, START_TIMEOUT))
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +36,12 @@ def serving_stack(mlflow_registry):
     env.update({"MLFLOW_TRACKING_URI": mlflow_registry.uri, "WORKBENCH_MODEL_NAME": mlflow_registry.model_name,
                 "WORKBENCH_MODEL_ALIAS": mlflow_registry.alias, "WORKBENCH_SERVING_TOKEN": secrets.token_urlsafe(32)})
     api_port, page_port = free_port(), free_port()
-    api = start([sys.executable, "-m", "uvicorn", "serving_app:app", "--host", "127.0.0.1",
+    api = start_serving([sys.executable, "-m", "uvicorn", "serving_app:app", "--host", "127.0.0.1",
                  "--port", str(api_port)], env, "model-serving-api.log",
                 "http://127.0.0.1:%d/health" % api_port)
     try:
         page_env = dict(env, WORKBENCH_SERVING_URL="http://127.0.0.1:%d" % api_port)
-        page = start([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(page_port),
+        page = start_serving([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(page_port),
                       "--server.address", "127.0.0.1", "--server.headless", "true",
                       "--browser.gatherUsageStats", "false"], page_env, "model-serving-page.log",
                      "http://127.0.0.1:%d/_stcore/health" % page_port)

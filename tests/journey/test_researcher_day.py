@@ -39,16 +39,14 @@ import contextlib
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 import yaml
 
 from fixtures.hub import decoded_data, postgres_service, rendered_secrets, running_hub, server_environment
-from fixtures.jupyter import ARTIFACTS, ROOT, free_port, stop_process_group
+from fixtures.jupyter import ARTIFACTS, free_port, start_serving, stop_process_group
 from fixtures.playbook import run_playbook
 from fixtures.postgres import running_postgres
 from fixtures.seaweedfs import PORT_NAMES as SEAWEED_PORTS, SeaweedFS, free_ports
@@ -342,29 +340,6 @@ def connections_of(day, name):
                             (tenant.tenant_for(name)["pg_role"],)).fetchone()[0]
 
 
-SERVING = ROOT / "files" / "model-serving"
-SERVING_START_TIMEOUT = 120
-
-
-def start_server(command, env, log_name, ready_url):
-    log = open(ARTIFACTS / log_name, "wb")
-    process = subprocess.Popen(command, cwd=SERVING, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
-    log.close()
-    deadline = time.monotonic() + SERVING_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError("%s exited: %s" % (command[2], (ARTIFACTS / log_name).read_text()[-3000:]))
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(ready_url, timeout=2) as response:
-                if response.status == 200:
-                    return process
-        time.sleep(0.5)
-    stop_process_group(process)
-    raise AssertionError("%s did not answer in %ss: %s" % (ready_url, SERVING_START_TIMEOUT,
-                                                          (ARTIFACTS / log_name).read_text()[-3000:]))
-
-
 def test_5_model_serving_with_only_alices_secret_serves_her_model_from_postgres_and_s3(day, browser):
     import mlflow
     import requests
@@ -379,7 +354,7 @@ def test_5_model_serving_with_only_alices_secret_serves_her_model_from_postgres_
     api_url = "http://127.0.0.1:%d" % api_port
     ARTIFACTS.mkdir(exist_ok=True)
     before = connections_of(day, "alice")
-    api = start_server([sys.executable, "-m", "uvicorn", "serving_app:app", "--host", "127.0.0.1",
+    api = start_serving([sys.executable, "-m", "uvicorn", "serving_app:app", "--host", "127.0.0.1",
                         "--port", str(api_port)], env, "journey-serving-api.log", api_url + "/health")
     try:
         health = requests.get(api_url + "/health", timeout=30).json()
@@ -406,7 +381,7 @@ def test_5_model_serving_with_only_alices_secret_serves_her_model_from_postgres_
             refused.text
 
         page_env = dict(base, WORKBENCH_SERVING_URL=api_url, WORKBENCH_SERVING_TOKEN=token)
-        page_process = start_server(
+        page_process = start_serving(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(page_port),
              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             page_env, "journey-serving-page.log", "http://127.0.0.1:%d/_stcore/health" % page_port)
