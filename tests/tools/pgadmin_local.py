@@ -21,11 +21,12 @@ pgAdmin runs from its own virtualenv ``.pgadmin/`` (tests/tools/pgadmin.sh).
 import contextlib
 import os
 import pathlib
-import signal
 import socket
 import subprocess
 import time
 import urllib.request
+
+from fixtures.processes import stop_process_group
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".pgadmin" / "bin" / "python"
@@ -103,10 +104,4 @@ def running_pgadmin(workdir, container_env, servers_json):
             time.sleep(0.5)
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout=20)
