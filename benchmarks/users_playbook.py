@@ -148,8 +148,9 @@ def main():
             print("  %-13s %8.2f s  (%.3f s a user)  changed=%d  load %s  %s" % (
                 label, seconds, seconds / count, changed, loadavg,
                 ("changed tasks: " + "; ".join(changed_tasks)) if key != "first" and changed_tasks else ""))
-        print("  slowest tasks of the first run: " + "; ".join(
-            "%s %.1f s" % (name, took) for took, name, _ in sorted(rows["first"][3], reverse=True)[:4]))
+        for key, label in (("first", "first run"), ("noop", "no-op rerun"), ("add", "add one")):
+            print("  slowest tasks of the %s: " % label + "; ".join(
+                "%s %.1f s" % (name, took) for took, name, _ in sorted(rows[key][3], reverse=True)[:4]))
         print("  seed's way    %8.2f s  (%.2f s a user: mlflow db upgrade %.2f s + S3 user by hand %.2f s; "
               "measured on %d users after the runs above, extrapolated to %d)  load %s"
               % (seed_total, upgrade + by_hand, upgrade, by_hand, options.seed_sample, count, seed_load))

@@ -170,12 +170,16 @@ def users_credentials(plan, kept=None, length=32, rotate=None):
             for key in ROTATED:
                 old.pop(key, None)
         if user["state"] == "present":
-            old.setdefault("db_password", _generate(length))
-            old.setdefault("s3_secret_key", _generate(length))
+            # generated (and, the login, hashed) only when missing: dict.setdefault would
+            # evaluate the slow hash for every user on every run
+            for key in ("db_password", "s3_secret_key"):
+                if key not in old:
+                    old[key] = _generate(length)
             if "login_password" not in old:
                 old.pop("login_password_hash", None)
                 old["login_password"] = _generate(length)
-            old.setdefault("login_password_hash", hash_password(old["login_password"]))
+            if "login_password_hash" not in old:
+                old["login_password_hash"] = hash_password(old["login_password"])
         if old:
             result[user["name"]] = old
     return result

@@ -12,6 +12,7 @@ from ansible_collections.enertef.workbench.plugins.filter.users_hub_logins impor
 from ansible_collections.enertef.workbench.plugins.filter.users_mlflow_backend_uri import users_mlflow_backend_uri
 from ansible_collections.enertef.workbench.plugins.filter.users_plan import (
     users_credentials, users_merge_s3_keys, users_pg_tenants, users_plan, users_s3_tenants)
+from ansible_collections.enertef.workbench.plugins.filter import users_plan as users_plan_module
 from ansible_collections.enertef.workbench.plugins.module_utils import login
 
 CSV = "name,groups,state,purge\ncarol,ml;vision,,\ndave,,absent,true\n"
@@ -151,6 +152,20 @@ def test_login_passwords_are_hashed_once_and_rotated_on_request():
     for key in ("db_password", "s3_secret_key", "login_password", "login_password_hash"):
         assert rotated["alice"][key] != first["alice"][key], key
     assert login.password_matches(rotated["alice"]["login_password"], rotated["alice"]["login_password_hash"])
+
+
+def test_a_rerun_neither_hashes_nor_generates_for_users_whose_credentials_are_kept(monkeypatch):
+    # the hash is slow by design (25 ms a user: 5 s of a 200-user rerun when it ran for every user)
+    plan = users_plan(["alice", "bob"])
+    first = users_credentials(plan, {}, 24)
+    calls = []
+    monkeypatch.setattr(users_plan_module, "hash_password", lambda password: calls.append(password) or "hashed")
+    monkeypatch.setattr(users_plan_module, "_generate", lambda length: calls.append(length) or "generated")
+    assert users_credentials(plan, first, 24) == first
+    assert calls == []
+    plan = users_plan(["alice", "bob", "carol"])
+    assert users_credentials(plan, first, 24)["carol"]["login_password_hash"] == "hashed"
+    assert calls == [24, 24, 24, "generated"]
 
 
 def test_the_mlflow_uri_is_built_by_sqlalchemy_and_parses_back():
