@@ -309,11 +309,28 @@ def check_request(params):
 
 # ---------------------------------------------------------------- catalog reads
 
-def read_facts(log, role, schema, owner=None):
+TABLE_GRANTS_SQL = (
+    "SELECT DISTINCT n.nspname, c.relname, c.relkind = 'S', a.grantee::oid::int, a.privilege_type "
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL aclexplode(c.relacl) a "
+    "WHERE n.nspname = ANY(%s) AND a.grantee <> c.relowner ORDER BY 1, 2, 4, 5")
+
+
+def read_table_grants(log, schemas):
+    """{schema: [(table, is sequence, grantee oid, privilege)]}: the grants on the tables of
+    ``schemas`` to others than their owner. pg_class has no index by schema, so each read is a
+    scan of every table of every tenant: one for a whole call, not one per tenant."""
+    grants = dict((schema, []) for schema in schemas)
+    for row in log.fetchall(TABLE_GRANTS_SQL, (list(schemas),)):
+        grants[row[0]].append(tuple(row[1:]))
+    return grants
+
+
+def read_facts(log, role, schema, owner=None, table_grants=None):
     """Everything the module compares, read in the current transaction.
 
     ``owner`` is the role that owns the schema (the tenant role for a user,
-    the group's owner role for a group).
+    the group's owner role for a group); ``table_grants`` the schema's part of
+    :func:`read_table_grants` when the caller read it for several tenants at once.
     """
     owner = owner or role
     facts = {"role": None, "login": False, "search_path": None, "groups": [],
@@ -345,11 +362,8 @@ def read_facts(log, role, schema, owner=None):
     if row:
         facts["schema_owner"] = row[0]
         facts["schema_grants"] = [(int(grantee), privilege) for grantee, privilege in row[1]]
-        facts["table_grants"] = log.fetchall(
-            "SELECT DISTINCT c.relname, c.relkind = 'S', a.grantee::oid::int, a.privilege_type "
-            "FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a "
-            "WHERE c.relnamespace = to_regnamespace(%s) AND a.grantee <> c.relowner "
-            "ORDER BY 1, 3, 4", (schema,))
+        facts["table_grants"] = (list(table_grants) if table_grants is not None
+                                 else read_table_grants(log, [schema])[schema])
         facts["default_grants"] = log.fetchall(
             "SELECT DISTINCT d.defaclobjtype::text, pg_get_userbyid(a.grantee), a.privilege_type "
             "FROM pg_default_acl d CROSS JOIN LATERAL aclexplode(d.defaclacl) a "
@@ -595,17 +609,18 @@ def ensure_absent(log, facts, ids, params, check_mode):
             log.execute(sql.SQL("REVOKE {} FROM {}").format(role, sql.Identifier(member)))
 
 
-def ensure_tenant(conn, conn_params, params, check_mode, ids=None, groups=None, finish=True):
+def ensure_tenant(conn, conn_params, params, check_mode, ids=None, groups=None, finish=True, table_grants=None):
     """Bring one tenant to the requested state; commit, or roll back in check mode.
 
-    ``finish=False`` leaves the transaction open (bulk mode ends it once).
+    ``finish=False`` leaves the transaction open (bulk mode ends it once);
+    ``table_grants``: this tenant's part of :func:`read_table_grants`, read for the whole call.
     Returns the module result (without ``warnings`` when empty).
     """
     if ids is None:
         ids, groups = check_request(params)
     log = QueryLog(conn)
     warnings = []
-    before = read_facts(log, ids["pg_role"], ids["pg_schema"], ids["pg_owner"])
+    before = read_facts(log, ids["pg_role"], ids["pg_schema"], ids["pg_owner"], table_grants)
     if params["state"] == "present":
         ensure_present(log, before, ids, params, groups, conn_params, warnings)
         if ids["kind"] == "user":
@@ -654,7 +669,10 @@ def tenant_requests(params):
 
 def ensure_tenants(conn, conn_params, requests, check_mode, bulk):
     """All requests in one transaction: all applied, or (on error / check mode) none."""
-    results = [ensure_tenant(conn, conn_params, request, check_mode, ids, groups, finish=False)
+    # a tenant changes grants only in its own schema, so one read before the first is true for all
+    table_grants = read_table_grants(QueryLog(conn), [ids["pg_schema"] for _request, ids, _groups in requests])
+    results = [ensure_tenant(conn, conn_params, request, check_mode, ids, groups, finish=False,
+                             table_grants=table_grants[ids["pg_schema"]])
                for request, ids, groups in requests]
     if check_mode:
         conn.rollback()
