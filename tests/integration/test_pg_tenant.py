@@ -280,6 +280,14 @@ def test_bulk_call_is_one_transaction(pg_module, tenant_postgres):
     assert [(r["tenant"]["role"], r["changed"]) for r in added["tenants"]] == [
         ("group_pgt_bulkers", False), ("pgt_bulk4", True), ("pgt_bulk1", False), ("pgt_bulk2", False)]
 
+    # a password changed behind the module's back is found by the call's logins (made a few
+    # at a time before the transaction) and set again; nobody else's is touched
+    with tenant_postgres.admin_connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE pgt_bulk2 PASSWORD {}").format(sql.Literal(new_password())))
+    repaired = pg_module("pg_tenant", tenants=[newcomer] + tenants)
+    assert repaired["queries"] == ['ALTER ROLE "pgt_bulk2" PASSWORD \'********\''], repaired["queries"]
+    assert can_login(tenant_postgres, "pgt_bulk2", passwords["pgt_bulk2"]) == ("pgt_bulk2", ["pgt_bulk2"])
+
 
 def acts_as(server, role, password, target):
     """Whether ``role`` can become ``target`` (SET ROLE) and read its schema."""
