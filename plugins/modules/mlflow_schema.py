@@ -52,6 +52,14 @@ options:
     type: str
     choices: [user, group]
     default: user
+  groups:
+    description:
+      - Group names handled in the same run as the users of O(tenant) or O(tenants)
+        (one module run for a whole lab, as M(enertef.workbench.pg_tenant) does). Only with
+        O(kind=user).
+    type: list
+    elements: str
+    default: []
   mlflow_version:
     description:
       - The MLflow version the workbench is pinned to. It must equal the MLflow
@@ -170,10 +178,13 @@ class MlflowVersionError(ValueError):
 
 def tenant_roles(params):
     """{schema: tenant ids} of the requested tenants, validated (before connecting)."""
-    names = [params["tenant"]] if params["tenant"] is not None else params["tenants"]
+    groups = params.get("groups") or []
+    if groups and params["kind"] == "group":
+        raise TenantNameError("groups is for the groups of a kind=user call; with kind=group name them in tenants")
+    names = [params["tenant"]] if params["tenant"] is not None else (params["tenants"] or [])
     tenants = {}
-    for name in names:
-        ids = tenant_for(name, params["kind"])
+    for name, kind in [(name, params["kind"]) for name in names] + [(name, "group") for name in groups]:
+        ids = tenant_for(name, kind)
         if ids["pg_schema"] in tenants:
             raise TenantNameError("tenant %r is listed twice" % name)
         tenants[ids["pg_schema"]] = ids
@@ -336,6 +347,7 @@ def argument_spec():
         tenant=dict(type="str"),
         tenants=dict(type="list", elements="str"),
         kind=dict(type="str", default="user", choices=["user", "group"]),
+        groups=dict(type="list", elements="str", default=[]),
         mlflow_version=dict(type="str", required=True),
         passwords=dict(type="dict", default={}, no_log=True),
         parallel=dict(type="int", default=2),
@@ -346,7 +358,7 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("tenant", "tenants")],
-                           required_one_of=[("tenant", "tenants")])
+                           required_one_of=[("tenant", "tenants", "groups")])
     try:
         roles = tenant_roles(module.params)
     except TenantNameError as err:

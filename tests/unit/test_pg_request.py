@@ -58,6 +58,11 @@ def test_mlflow_schema_refuses_duplicates_and_maps_groups():
         mlflow_schema.tenant_roles({"tenant": None, "tenants": ["bob", "bob"], "kind": "user"})
     group = mlflow_schema.tenant_roles({"tenant": "ml", "tenants": None, "kind": "group"})
     assert list(group) == ["group_ml"] and group["group_ml"]["pg_owner"] == "workbench_owner_group_ml"
+    # one call for a lab: users and their groups, each schema once
+    both = mlflow_schema.tenant_roles({"tenant": None, "tenants": ["bob"], "kind": "user", "groups": ["ml"]})
+    assert sorted((schema, ids["kind"]) for schema, ids in both.items()) == [("bob", "user"), ("group_ml", "group")]
+    with pytest.raises(TenantNameError, match="groups is for the groups of a kind=user call"):
+        mlflow_schema.tenant_roles({"tenant": None, "tenants": ["ml"], "kind": "group", "groups": ["vision"]})
 
 
 def test_mlflow_version_mismatch_names_both_versions():
