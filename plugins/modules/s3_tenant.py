@@ -455,11 +455,11 @@ def iam_policy_name(params, tenant):
     return params["policy_name"]
 
 
-def iam_present_keys(store, params, tenant, plan):
-    """Stage 1 of a present IAM tenant: the user and its one key. Returns what stage 2 needs."""
+def iam_present_keys(store, params, tenant, plan, current):
+    """The keys stage of a present IAM tenant: the user and its one key. Returns what the
+    policy stage needs."""
     user = tenant["s3_user"]
     policy_name = iam_policy_name(params, tenant)
-    current = store.read(user, policy_name)
     result = {"access_key": None, "secret_key": None, "key_created": False}
     if not current["exists"]:
         plan.do("create_user %s" % user, store.iam.create_user, UserName=user)
@@ -486,7 +486,7 @@ def iam_present_keys(store, params, tenant, plan):
 
 
 def iam_present_policy(store, params, tenant, desired_policy, plan, stage1):
-    """Stage 2 of a present IAM tenant: its policy, attached (managed) or put (inline), every
+    """The policy stage of a present IAM tenant: its policy, attached (managed) or put (inline), every
     other policy of the user removed. Returns (result, diff before, diff after)."""
     user = tenant["s3_user"]
     managed = params["iam_policy"] == "managed"
@@ -523,10 +523,9 @@ def iam_present_policy(store, params, tenant, desired_policy, plan, stage1):
     return stage1["result"], before, after
 
 
-def iam_absent(store, params, tenant, plan):
+def iam_absent(store, params, tenant, plan, current):
     user = tenant["s3_user"]
     policy_name = iam_policy_name(params, tenant)
-    current = store.read(user, policy_name)
     before = {"user": user if current["exists"] else None, "access_keys": current["access_keys"],
               "policy_names": current["policy_names"], "attached_policies": sorted(current["attached"]),
               "policy": canonical_policy(current["policy"])}
@@ -593,10 +592,9 @@ def minio_policy_name(params, tenant):
     return "%s-%s" % (params["policy_name"], tenant["id"])
 
 
-def minio_present(store, params, tenant, desired_policy, plan):
+def minio_present(store, params, tenant, desired_policy, plan, current):
     user = tenant["s3_user"]
     policy_name = minio_policy_name(params, tenant)
-    current = store.read(user, policy_name)
     result = {"access_key": user, "secret_key": None, "key_created": False}
     admin = store.admin
     if not current["exists"]:
@@ -629,10 +627,9 @@ def minio_present(store, params, tenant, desired_policy, plan):
     return result, before, after
 
 
-def minio_absent(store, params, tenant, plan):
+def minio_absent(store, params, tenant, plan, current):
     user = tenant["s3_user"]
     policy_name = minio_policy_name(params, tenant)
-    current = store.read(user, policy_name)
     if current["exists"]:
         plan.do("user_remove %s" % user, store.admin.user_remove, user)
     if current["policy"] is not None:
@@ -698,10 +695,11 @@ def tenant_requests(params):
 
 
 class TenantRun:
-    """One tenant brought to ``params['state']`` in two stages (see :func:`run_many`).
+    """One tenant brought to ``params['state']`` in three stages (see :func:`run_many`).
 
-    ``keys`` makes the user and its key (a present IAM tenant), or does all of it (an
-    absent tenant, MinIO); ``policy`` then gives a present IAM tenant its policy."""
+    ``read`` reads the tenant's state; ``keys`` makes the user and its key (a present IAM
+    tenant), or does all of it (an absent tenant, MinIO); ``policy`` then gives a present IAM
+    tenant its policy."""
 
     def __init__(self, params, store, check_mode):
         self.params, self.store = params, store
@@ -711,17 +709,22 @@ class TenantRun:
         if params["state"] == "present":
             self.desired_policy = tenant_policy(params["name"], params["kind"], params["groups"], params["bucket"],
                                                 params["backend"])
-        self.stage1 = self.outcome = None
+        self.current = self.stage1 = self.outcome = None
+
+    def read(self):
+        policy_name = (iam_policy_name if self.params["backend"] == "iam" else minio_policy_name)(
+            self.params, self.tenant)
+        self.current = self.store.read(self.tenant["s3_user"], policy_name)
 
     def keys(self):
-        params, store, tenant, plan = self.params, self.store, self.tenant, self.plan
+        params, store, tenant, plan, current = self.params, self.store, self.tenant, self.plan, self.current
         if params["state"] == "present" and params["backend"] == "iam":
-            self.stage1 = iam_present_keys(store, params, tenant, plan)
+            self.stage1 = iam_present_keys(store, params, tenant, plan, current)
         elif params["state"] == "present":
-            self.outcome = minio_present(store, params, tenant, self.desired_policy, plan)
+            self.outcome = minio_present(store, params, tenant, self.desired_policy, plan, current)
         else:
             remove = iam_absent if params["backend"] == "iam" else minio_absent
-            self.outcome = remove(store, params, tenant, plan)
+            self.outcome = remove(store, params, tenant, plan, current)
 
     def policy(self):
         if self.stage1 is not None:
@@ -749,6 +752,7 @@ class TenantRun:
 def run(params, store, check_mode):
     """Bring one tenant to ``params['state']`` in ``store``; returns the module result."""
     tenant_run = TenantRun(params, store, check_mode)
+    tenant_run.read()
     tenant_run.keys()
     tenant_run.policy()
     return tenant_run.result()
@@ -778,18 +782,19 @@ def run_stage(tenant_run, stage):
 def run_many(requests, store, check_mode, parallel):
     """Every tenant of ``requests`` in a pool of ``parallel`` threads; returns the module result.
 
-    Stage by stage: every tenant's user and key first, then every tenant's policy. On
-    SeaweedFS each access-key write saves every identity, and each saved identity makes the
-    server reload the policies of every identity that has one attached: keys written before
-    any policy is attached cost 40 ms each for 200 users instead of 2 s (benchmarks/README.md).
-    The first tenant runs alone: if the endpoint itself is the problem (unreachable,
+    Stage by stage: every tenant's state is read, then every tenant's user and key are made,
+    then every tenant's policy. On SeaweedFS each access-key write saves every identity, and
+    each saved identity makes the server reload the policies of every identity that has one
+    attached: keys written before any policy is attached cost 40 ms each for 200 users instead
+    of 2 s, and reads made before that reload storm are not slowed by it (benchmarks/README.md).
+    The first tenant's read runs alone: if the endpoint itself is the problem (unreachable,
     admin keys refused), the call stops there instead of failing every tenant in turn."""
     runs = [TenantRun(request, store, check_mode) for request in requests]
     failures = {}
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        for stage in ("keys", "policy"):
+        for stage in ("read", "keys", "policy"):
             pending = [number for number in range(len(runs)) if number not in failures]
-            if stage == "keys" and pending:
+            if stage == "read" and pending:
                 first = run_stage(runs[pending[0]], stage)
                 if first and is_endpoint_error(first["error"]):
                     raise first["error"]
