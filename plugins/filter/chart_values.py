@@ -14,7 +14,6 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
 
-
 def merge_chart_values(defaults, overrides):
     """Helm's coalescing of values: maps merge, anything else replaces, null removes the key."""
     merged = copy.deepcopy(dict(defaults or {}))

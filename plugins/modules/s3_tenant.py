@@ -194,8 +194,11 @@ notes:
     server reloads all identities on; 4.47 coalesced those reloads). A new tenant therefore costs
     time growing with the number of identities already there. C(CreateUser), C(CreatePolicy), C(CreatePolicyVersion) and
     C(AttachUserPolicy) write one record; O(iam_policy=managed) uses them, leaving one full save (the
-    key) per new tenant. A rerun that changes nothing only reads (four requests per tenant, one list
-    of the managed policies per call)."
+    key) per new tenant. Each saved identity also reloads the policies of every identity that has one
+    attached, so O(tenants) runs in stages: every tenant's state is read, then every user and key
+    is made, then every policy is created and attached (200 new tenants 18 s instead of 171 s). A
+    rerun that changes nothing only reads (four requests per tenant, one list of the managed
+    policies per call)."
   - A client error that concerns the endpoint itself (unreachable, admin credentials refused) met
     on the first tenant of O(tenants) stops the call there, rather than failing every tenant in turn.
   - Tested against SeaweedFS (V(iam)). No MinIO server can run in this project's test
