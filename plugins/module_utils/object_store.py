@@ -162,7 +162,21 @@ def tenant_prefixes(name, kind="user", groups=()):
 def tenant_policy(name, kind="user", groups=(), bucket=BUCKET, backend="iam"):
     """The policy document of tenant ``name`` for module backend ``backend``
     (``iam`` or ``minio``; see the module docstring)."""
-    prefixes = tenant_prefixes(name, kind, groups)
+    return prefix_policy(tenant_prefixes(name, kind, groups), bucket, backend)
+
+
+# IAM's policy variable for the name of the user making the request; a user tenant's own
+# prefix is its user name (tenant_for), so one policy serves every user
+OWN_PREFIX = "${aws:username}/"
+
+
+def shared_user_policy(bucket=BUCKET):
+    """The one policy every user tenant gets with ``iam_policy=shared``: its own prefix only."""
+    return prefix_policy([OWN_PREFIX], bucket, "iam")
+
+
+def prefix_policy(prefixes, bucket=BUCKET, backend="iam"):
+    """Objects and listing under ``prefixes`` of ``bucket``, nothing else."""
     bucket_arn = "arn:aws:s3:::%s" % bucket
     statements = [
         {

@@ -340,6 +340,7 @@ from ansible_collections.enertef.workbench.plugins.module_utils.object_store imp
     parse_policy,
     policies_differ,
     run_and_exit,
+    shared_user_policy,
     tenant_policy,
     tenant_prefixes,
 )
@@ -377,14 +378,18 @@ class IamTenantStore:
 
     With ``policy_mode='managed'`` the tenant policy is a customer-managed
     policy per tenant attached to the user; with ``'inline'`` an inline user
-    policy. The managed policies of the account are listed once per call (one
-    request, shared by every tenant of a bulk call) instead of once per tenant."""
+    policy; with ``'shared'`` every user has the one own-prefix policy and one
+    policy per group it is in. The managed policies of the account are listed
+    once per call (one request, shared by every tenant of a bulk call) instead
+    of once per tenant."""
 
     def __init__(self, iam, policy_mode="managed"):
         self.iam = iam
         self.policy_mode = policy_mode
         self._lock = threading.Lock()
         self._listed = None
+        self._ensured = {}
+        self._ensure_lock = threading.Lock()
 
     def _list_all(self, method, key, **request):
         """Every item of a paginated IAM list call."""
@@ -404,7 +409,7 @@ class IamTenantStore:
             if self._listed is None:
                 users = set(u["UserName"] for u in self._list_all(self.iam.list_users, "Users"))
                 policies = {}
-                if self.policy_mode == "managed":
+                if self.policy_mode in ("managed", "shared"):
                     for policy in self._list_all(self.iam.list_policies, "Policies", Scope="Local"):
                         policies[policy["PolicyName"]] = (policy["Arn"], policy.get("DefaultVersionId") or "v1")
                 self._listed = (users, policies)
@@ -412,8 +417,10 @@ class IamTenantStore:
 
     def read(self, user, policy_name):
         """Current state: exists, access key ids, inline policy names, attached managed policies
-        (name -> arn), our policy document, and (managed) our policy's arn or None."""
-        managed = self.policy_mode == "managed"
+        (name -> arn), our policy document, and (managed) our policy's arn or None. With
+        ``shared``, ``policy_arn`` is the tenant's own policy of the managed mode, if one is left, and
+        the documents are read once per call by :meth:`ensure_policy`."""
+        managed = self.policy_mode in ("managed", "shared")
         users, policies = self.listed()
         ours = policies.get(policy_name) if managed else None
         state = {"exists": user in users, "access_keys": [], "policy_names": [], "attached": {}, "policy": None,
@@ -425,13 +432,30 @@ class IamTenantStore:
             state["attached"] = dict(
                 (p["PolicyName"], p["PolicyArn"])
                 for p in self.iam.list_attached_user_policies(UserName=user).get("AttachedPolicies", []))
-        if managed and ours:
+        if self.policy_mode == "managed" and ours:
             version = self.iam.get_policy_version(PolicyArn=ours[0], VersionId=ours[1])["PolicyVersion"]
             state["policy"] = parse_policy(version["Document"])
         elif not managed and policy_name in state["policy_names"]:
             state["policy"] = parse_policy(
                 self.iam.get_user_policy(UserName=user, PolicyName=policy_name)["PolicyDocument"])
         return state
+
+    def ensure_policy(self, name, document, plan):
+        """The arn of managed policy ``name`` with ``document``, made or updated through ``plan`` by
+        the first tenant of the call that needs it (the others share it: read and written once)."""
+        with self._ensure_lock:
+            if name not in self._ensured:
+                ours = self.listed()[1].get(name)
+                if ours is None:
+                    arn = plan.do("create_policy %s" % name, self.create_policy, name, canonical_policy_json(document))
+                else:
+                    arn = ours[0]
+                    version = self.iam.get_policy_version(PolicyArn=arn, VersionId=ours[1])["PolicyVersion"]
+                    if policies_differ(parse_policy(version["Document"]), document):
+                        plan.do("create_policy_version %s" % name, self.update_policy, arn,
+                                canonical_policy_json(document))
+                self._ensured[name] = arn or ""
+            return self._ensured[name]
 
     def create_access_key(self, user):
         key = self.iam.create_access_key(UserName=user)["AccessKey"]
@@ -453,9 +477,22 @@ class IamTenantStore:
 def iam_policy_name(params, tenant):
     """Name of the tenant's policy: the inline policy's, or (managed) ``<policy_name>-<tenant id>``
     since managed policies belong to the account, not to the user."""
-    if params["iam_policy"] == "managed":
+    if params["iam_policy"] in ("managed", "shared"):
         return "%s-%s" % (params["policy_name"], tenant["id"])
     return params["policy_name"]
+
+
+def iam_shared_policies(params, tenant):
+    """With ``iam_policy=shared``: {policy name: document} a tenant has. A user: the one policy
+    of every user (its own prefix through ``${aws:username}``) and one per group; a group
+    identity: its group's policy, the same one its members have."""
+    if tenant["kind"] == "group":
+        return {iam_policy_name(params, tenant): tenant_policy(params["name"], "group", bucket=params["bucket"])}
+    policies = {params["policy_name"]: shared_user_policy(params["bucket"])}
+    for group in params["groups"]:
+        group_tenant = tenant_for(group, "group")
+        policies[iam_policy_name(params, group_tenant)] = tenant_policy(group, "group", bucket=params["bucket"])
+    return policies
 
 
 def iam_present_keys(store, params, tenant, plan, current):
@@ -492,6 +529,8 @@ def iam_present_policy(store, params, tenant, desired_policy, plan, stage1):
     """The policy stage of a present IAM tenant: its policy, attached (managed) or put (inline), every
     other policy of the user removed. Returns (result, diff before, diff after)."""
     user = tenant["s3_user"]
+    if params["iam_policy"] == "shared":
+        return iam_present_shared(store, tenant, plan, stage1)
     managed = params["iam_policy"] == "managed"
     current, policy_name = stage1["current"], stage1["policy_name"]
     document = canonical_policy_json(desired_policy)
@@ -523,6 +562,31 @@ def iam_present_policy(store, params, tenant, desired_policy, plan, stage1):
               "policy": canonical_policy(current["policy"])}
     after = {"user": user, "access_keys": sorted(stage1["kept"]), "policy_names": [] if managed else [policy_name],
              "attached_policies": [policy_name] if managed else [], "policy": canonical_policy(desired_policy)}
+    return stage1["result"], before, after
+
+
+def iam_present_shared(store, tenant, plan, stage1):
+    """The policy stage with ``iam_policy=shared``: the tenant's policies (made by the ``shared``
+    stage) attached, every other policy of the user removed, the tenant's own policy of the
+    managed mode deleted once detached."""
+    user, current, wanted = tenant["s3_user"], stage1["current"], stage1["shared_arns"]
+    for name in sorted(wanted):
+        if name not in current["attached"]:
+            plan.do("attach_user_policy %s %s" % (user, name), store.iam.attach_user_policy,
+                    UserName=user, PolicyArn=wanted[name])
+    for name in current["policy_names"]:
+        plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
+                UserName=user, PolicyName=name)
+    for name, other_arn in sorted(current["attached"].items()):
+        if name not in wanted:
+            plan.do("detach_user_policy %s %s" % (user, name), store.iam.detach_user_policy,
+                    UserName=user, PolicyArn=other_arn)
+    if current["policy_arn"] and stage1["policy_name"] not in wanted:
+        plan.do("delete_policy %s" % stage1["policy_name"], store.iam.delete_policy, PolicyArn=current["policy_arn"])
+    before = {"user": user if current["exists"] else None, "access_keys": current["access_keys"],
+              "policy_names": current["policy_names"], "attached_policies": sorted(current["attached"])}
+    after = {"user": user, "access_keys": sorted(stage1["kept"]), "policy_names": [],
+             "attached_policies": sorted(wanted)}
     return stage1["result"], before, after
 
 
@@ -698,11 +762,13 @@ def tenant_requests(params):
 
 
 class TenantRun:
-    """One tenant brought to ``params['state']`` in three stages (see :func:`run_many`).
+    """One tenant brought to ``params['state']`` in stages (see :func:`run_many`).
 
     ``read`` reads the tenant's state; ``keys`` makes the user and its key (a present IAM
-    tenant), or does all of it (an absent tenant, MinIO); ``policy`` then gives a present IAM
-    tenant its policy."""
+    tenant), or does all of it (MinIO); ``shared`` makes the policies tenants share
+    (``iam_policy=shared``); ``policy`` then gives a present IAM tenant its policy; ``remove``
+    removes an absent IAM tenant (after the others' policies, so that a group's policy is
+    detached from its former members before it is deleted)."""
 
     def __init__(self, params, store, check_mode):
         self.params, self.store = params, store
@@ -725,14 +791,23 @@ class TenantRun:
             self.stage1 = iam_present_keys(store, params, tenant, plan, current)
         elif params["state"] == "present":
             self.outcome = minio_present(store, params, tenant, self.desired_policy, plan, current)
-        else:
-            remove = iam_absent if params["backend"] == "iam" else minio_absent
-            self.outcome = remove(store, params, tenant, plan, current)
+        elif params["backend"] == "minio":
+            self.outcome = minio_absent(store, params, tenant, plan, current)
+
+    def shared(self):
+        if self.stage1 is not None and self.params["iam_policy"] == "shared":
+            self.stage1["shared_arns"] = dict(
+                (name, self.store.ensure_policy(name, document, self.plan))
+                for name, document in sorted(iam_shared_policies(self.params, self.tenant).items()))
 
     def policy(self):
         if self.stage1 is not None:
             self.outcome = iam_present_policy(self.store, self.params, self.tenant, self.desired_policy,
                                               self.plan, self.stage1)
+
+    def remove(self):
+        if self.params["state"] == "absent" and self.params["backend"] == "iam":
+            self.outcome = iam_absent(self.store, self.params, self.tenant, self.plan, self.current)
 
     def result(self):
         """The module result of this tenant."""
@@ -752,12 +827,15 @@ class TenantRun:
         return result
 
 
+# the order of the stages; ``shared`` runs one tenant at a time (groups first), the others in the pool
+STAGES = ("read", "keys", "shared", "policy", "remove")
+
+
 def run(params, store, check_mode):
     """Bring one tenant to ``params['state']`` in ``store``; returns the module result."""
     tenant_run = TenantRun(params, store, check_mode)
-    tenant_run.read()
-    tenant_run.keys()
-    tenant_run.policy()
+    for stage in STAGES:
+        getattr(tenant_run, stage)()
     return tenant_run.result()
 
 
@@ -786,7 +864,9 @@ def run_many(requests, store, check_mode, parallel):
     """Every tenant of ``requests`` in a pool of ``parallel`` threads; returns the module result.
 
     Stage by stage: every tenant's state is read, then every tenant's user and key are made,
-    then every tenant's policy. On SeaweedFS each access-key write saves every identity, and
+    then the shared policies (one tenant at a time, in order, so each is made by the first tenant
+    that needs it, as with one call per tenant), then every tenant's policy, then the absent
+    tenants are removed. On SeaweedFS each access-key write saves every identity, and
     each saved identity makes the server reload the policies of every identity that has one
     attached: keys written before any policy is attached cost 40 ms each for 200 users instead
     of 2 s, and reads made before that reload storm are not slowed by it (benchmarks/README.md).
@@ -795,7 +875,7 @@ def run_many(requests, store, check_mode, parallel):
     runs = [TenantRun(request, store, check_mode) for request in requests]
     failures = {}
     with ThreadPoolExecutor(max_workers=parallel) as pool:
-        for stage in ("read", "keys", "policy"):
+        for stage in STAGES:
             pending = [number for number in range(len(runs)) if number not in failures]
             if stage == "read" and pending:
                 first = run_stage(runs[pending[0]], stage)
@@ -804,7 +884,8 @@ def run_many(requests, store, check_mode, parallel):
                 if first:
                     failures[pending[0]] = first
                 pending = pending[1:]
-            for number, failure in zip(pending, pool.map(lambda number: run_stage(runs[number], stage), pending)):
+            step = map if stage == "shared" else pool.map
+            for number, failure in zip(pending, step(lambda number: run_stage(runs[number], stage), pending)):
                 if failure:
                     failures[number] = failure
 
@@ -866,7 +947,7 @@ def main():
         backend=dict(type="str", choices=["iam", "minio"], default="iam"),
         bucket=dict(type="str", default="mlflow"),
         policy_name=dict(type="str", default="workbench-tenant"),
-        iam_policy=dict(type="str", choices=["managed", "inline"], default="managed"),
+        iam_policy=dict(type="str", choices=["managed", "inline", "shared"], default="managed"),
         access_key=dict(type="str", no_log=False),
         secret_key=dict(type="str", no_log=True),
         update_secret=dict(type="str", choices=["on_create", "always"], default="on_create"),
