@@ -93,7 +93,8 @@ def test_check_mode_then_real_then_rerun_and_isolation(seaweedfs, playbook):
     ann = seaweedfs.client("s3", tenants["sh_ann"]["access_key"], tenants["sh_ann"]["secret_key"])
     ben = seaweedfs.client("s3", tenants["sh_ben"]["access_key"], tenants["sh_ben"]["secret_key"])
     ben_iam = seaweedfs.client("iam", tenants["sh_ben"]["access_key"], tenants["sh_ben"]["secret_key"])
-    shared_arn = [p["Arn"] for p in seaweedfs.admin_iam().list_policies()["Policies"] if p["PolicyName"] == "shp"][0]
+    arns = dict((p["PolicyName"], p["Arn"]) for p in seaweedfs.admin_iam().list_policies()["Policies"])
+    shared_arn, team_arn = arns["shp"], arns["shp-group_sh_team"]
     ann.put_object(Bucket="mlflow", Key="sh_ann/run.txt", Body=b"ann")
     ann.put_object(Bucket="mlflow", Key="group_sh_team/shared.txt", Body=b"team")
     ben.put_object(Bucket="mlflow", Key="sh_ben/run.txt", Body=b"ben")
@@ -110,9 +111,12 @@ def test_check_mode_then_real_then_rerun_and_isolation(seaweedfs, playbook):
                  lambda: ann.list_objects_v2(Bucket="mlflow", Prefix="sh_annx"),
                  # the shared policy is everyone's: a user must not be able to widen it
                  lambda: ben_iam.create_policy_version(PolicyArn=shared_arn, PolicyDocument=json.dumps(EVERYTHING),
-                                                       SetAsDefault=True)):
+                                                       SetAsDefault=True),
+                 # nor join a group by attaching its policy
+                 lambda: ben_iam.attach_user_policy(UserName="sh_ben", PolicyArn=team_arn)):
         assert denied(call) == 403
     assert document(seaweedfs, "shp") == canonical_policy(shared_user_policy())
+    assert policies_of(seaweedfs, "sh_ben") == ([], ["shp"])
 
 
 def test_a_widened_shared_policy_is_restored_and_a_stray_one_detached(seaweedfs, playbook):
