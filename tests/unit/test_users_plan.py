@@ -217,3 +217,14 @@ def test_only_new_or_changed_secrets_are_sent_and_only_existing_ones_deleted():
     assert k8s_changed_manifests(desired[:1], server) == []
     assert k8s_existing_of(["s-old", "s-gone"], server) == [
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s-old", "namespace": "wb"}}]
+
+
+def test_many_new_logins_each_get_the_hash_of_their_own_password():
+    # new users' hashes are made on a thread per CPU: each must still pair with its own user
+    plan = users_plan(["u%02d" % n for n in range(6)] + [{"name": "gone", "state": "absent"}])
+    creds = users_credentials(plan, {}, 24)
+    assert sorted(creds) == ["u%02d" % n for n in range(6)]
+    for name, entry in creds.items():
+        assert login.password_matches(entry["login_password"], entry["login_password_hash"]), name
+        other = creds["u00" if name != "u00" else "u01"]
+        assert not login.password_matches(other["login_password"], entry["login_password_hash"]), name
