@@ -15,8 +15,9 @@ description:
   - Creates (or removes) the object-store user of a workbench tenant, its access key, and a
     policy that lets it read, write, delete and list only C(<bucket>/<tenant>/) and, for a user,
     the prefixes of its groups (C(<bucket>/group_<group>/)).
-  - That policy (with O(iam_policy=shared), those policies) is the user's only one; any other policy found on the user (an inline or attached IAM
-    policy, an attached MinIO policy such as C(readwrite)) is removed, since it could grant more.
+  - That policy (with O(iam_policy=shared), those policies) is the user's only one; any other
+    policy found on the user (an inline or attached IAM policy, an attached MinIO policy such as
+    C(readwrite)) is removed, since it could grant more.
   - All names come from C(enertef.workbench.tenant.tenant_for); a name that breaks the naming
     rule is refused with the rule in the message, before any request is made.
   - Two backends. V(iam) speaks the AWS IAM API (SeaweedFS, Ceph RGW, AWS) with a managed policy
@@ -94,12 +95,13 @@ options:
       - V(shared) gives every user the one managed policy C(<policy_name>), whose prefix is the
         C(${aws:username}) policy variable (a user tenant's prefix is its user name), and for each of
         its groups the group's managed policy C(<policy_name>-group_<group>), which the group's own
-        identity has too. The server must substitute C(${aws:username}) in user policies (SeaweedFS 4.48 does,
-        tested here; AWS documents it); where it does not, use V(managed). On SeaweedFS every write reloads every managed policy, so a few
-        shared policies instead of one per tenant make each new key about 20 times cheaper at 200
-        users (see the notes). A shared policy is made or repaired once per call, by the first tenant
-        that needs it (its RV(tenants) entry shows the action); it is never deleted (attached to
-        nobody it grants nothing), a group's policy goes with the group.
+        identity has too. The server must substitute C(${aws:username}) in user policies
+        (SeaweedFS 4.48 does, tested here; AWS documents it); where it does not, use V(managed).
+        On SeaweedFS every write reloads every managed policy, so a few shared policies instead of
+        one per tenant make each new key about 20 times cheaper at 200 users (see the notes).
+      - A shared policy is made or repaired once per call, by the first tenant that needs it (its
+        RV(tenants) entry shows the action); it is never deleted (attached to nobody it grants
+        nothing), a group's policy goes with the group.
       - Switching is safe in every direction, the next run moves each tenant to the chosen kind (the
         tenant's own policy of V(managed) is deleted once detached).
     type: str
@@ -462,16 +464,13 @@ class IamTenantStore:
         the first tenant of the call that needs it (the others share it: read and written once)."""
         with self._ensure_lock:
             if name not in self._ensured:
+                arn, current_document = None, None
                 ours = self.listed()[1].get(name)
-                if ours is None:
-                    arn = plan.do("create_policy %s" % name, self.create_policy, name, canonical_policy_json(document))
-                else:
+                if ours is not None:
                     arn = ours[0]
                     version = self.iam.get_policy_version(PolicyArn=arn, VersionId=ours[1])["PolicyVersion"]
-                    if policies_differ(parse_policy(version["Document"]), document):
-                        plan.do("create_policy_version %s" % name, self.update_policy, arn,
-                                canonical_policy_json(document))
-                self._ensured[name] = arn or ""
+                    current_document = parse_policy(version["Document"])
+                self._ensured[name] = iam_managed_policy(self, plan, name, arn, current_document, document)
             return self._ensured[name]
 
     def create_access_key(self, user):
@@ -542,68 +541,56 @@ def iam_present_keys(store, params, tenant, plan, current):
     return {"current": current, "result": result, "kept": kept, "policy_name": policy_name}
 
 
+def iam_managed_policy(store, plan, name, arn, current_document, document):
+    """Managed policy ``name`` (``arn``, or None if the server has none) brought to ``document``
+    through ``plan``; returns its arn ("" when check mode would create it)."""
+    if arn is None:
+        arn = plan.do("create_policy %s" % name, store.create_policy, name, canonical_policy_json(document))
+    elif policies_differ(current_document, document):
+        plan.do("create_policy_version %s" % name, store.update_policy, arn, canonical_policy_json(document))
+    return arn or ""
+
+
 def iam_present_policy(store, params, tenant, desired_policy, plan, stage1):
-    """The policy stage of a present IAM tenant: its policy, attached (managed) or put (inline), every
-    other policy of the user removed. Returns (result, diff before, diff after)."""
-    user = tenant["s3_user"]
-    if params["iam_policy"] == "shared":
-        return iam_present_shared(store, tenant, plan, stage1)
-    managed = params["iam_policy"] == "managed"
+    """The policy stage of a present IAM tenant: its policies attached (managed: its own; shared: the
+    ones the ``shared`` stage made) or put inline, every other policy of the user removed (any other
+    could grant more than the tenant's prefixes). Returns (result, diff before, diff after)."""
+    user, mode = tenant["s3_user"], params["iam_policy"]
     current, policy_name = stage1["current"], stage1["policy_name"]
-    document = canonical_policy_json(desired_policy)
-    if managed:
+    if mode == "shared":
+        attach = stage1["shared_arns"]
+    elif mode == "managed":
         # CreatePolicy/CreatePolicyVersion/AttachUserPolicy write one policy or user record on
         # SeaweedFS; PutUserPolicy rewrites every identity (see the module's notes)
-        arn = current["policy_arn"]
-        if arn is None:
-            arn = plan.do("create_policy %s" % policy_name, store.create_policy, policy_name, document)
-        elif policies_differ(current["policy"], desired_policy):
-            plan.do("create_policy_version %s" % policy_name, store.update_policy, arn, document)
-        if policy_name not in current["attached"]:
-            plan.do("attach_user_policy %s %s" % (user, policy_name), store.iam.attach_user_policy,
-                    UserName=user, PolicyArn=arn or "")
-    elif policies_differ(current["policy"], desired_policy):
-        plan.do("put_user_policy %s %s" % (user, policy_name), store.iam.put_user_policy,
-                UserName=user, PolicyName=policy_name, PolicyDocument=document)
-    # any other policy could grant more than the tenant's prefixes
+        attach = {policy_name: iam_managed_policy(store, plan, policy_name, current["policy_arn"],
+                                                  current["policy"], desired_policy)}
+    else:
+        attach = {}
+        if policies_differ(current["policy"], desired_policy):
+            plan.do("put_user_policy %s %s" % (user, policy_name), store.iam.put_user_policy,
+                    UserName=user, PolicyName=policy_name, PolicyDocument=canonical_policy_json(desired_policy))
+    inline = [policy_name] if mode == "inline" else []
+    for name in sorted(attach):
+        if name not in current["attached"]:
+            plan.do("attach_user_policy %s %s" % (user, name), store.iam.attach_user_policy,
+                    UserName=user, PolicyArn=attach[name])
     for name in current["policy_names"]:
-        if managed or name != policy_name:
+        if name not in inline:
             plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
                     UserName=user, PolicyName=name)
     for name, other_arn in sorted(current["attached"].items()):
-        if not managed or name != policy_name:
+        if name not in attach:
             plan.do("detach_user_policy %s %s" % (user, name), store.iam.detach_user_policy,
                     UserName=user, PolicyArn=other_arn)
-    before = {"user": user if current["exists"] else None, "access_keys": current["access_keys"],
-              "policy_names": current["policy_names"], "attached_policies": sorted(current["attached"]),
-              "policy": canonical_policy(current["policy"])}
-    after = {"user": user, "access_keys": sorted(stage1["kept"]), "policy_names": [] if managed else [policy_name],
-             "attached_policies": [policy_name] if managed else [], "policy": canonical_policy(desired_policy)}
-    return stage1["result"], before, after
-
-
-def iam_present_shared(store, tenant, plan, stage1):
-    """The policy stage with ``iam_policy=shared``: the tenant's policies (made by the ``shared``
-    stage) attached, every other policy of the user removed, the tenant's own policy of the
-    managed mode deleted once detached."""
-    user, current, wanted = tenant["s3_user"], stage1["current"], stage1["shared_arns"]
-    for name in sorted(wanted):
-        if name not in current["attached"]:
-            plan.do("attach_user_policy %s %s" % (user, name), store.iam.attach_user_policy,
-                    UserName=user, PolicyArn=wanted[name])
-    for name in current["policy_names"]:
-        plan.do("delete_user_policy %s %s" % (user, name), store.iam.delete_user_policy,
-                UserName=user, PolicyName=name)
-    for name, other_arn in sorted(current["attached"].items()):
-        if name not in wanted:
-            plan.do("detach_user_policy %s %s" % (user, name), store.iam.detach_user_policy,
-                    UserName=user, PolicyArn=other_arn)
-    if current["policy_arn"] and stage1["policy_name"] not in wanted:
-        plan.do("delete_policy %s" % stage1["policy_name"], store.iam.delete_policy, PolicyArn=current["policy_arn"])
+    # shared: the tenant's own policy of the managed mode goes once detached
+    if current["policy_arn"] and mode == "shared" and policy_name not in attach:
+        plan.do("delete_policy %s" % policy_name, store.iam.delete_policy, PolicyArn=current["policy_arn"])
     before = {"user": user if current["exists"] else None, "access_keys": current["access_keys"],
               "policy_names": current["policy_names"], "attached_policies": sorted(current["attached"])}
-    after = {"user": user, "access_keys": sorted(stage1["kept"]), "policy_names": [],
-             "attached_policies": sorted(wanted)}
+    after = {"user": user, "access_keys": sorted(stage1["kept"]), "policy_names": inline,
+             "attached_policies": sorted(attach)}
+    if mode != "shared":  # with shared, the policies' documents are the call's, not the tenant's
+        before["policy"], after["policy"] = canonical_policy(current["policy"]), canonical_policy(desired_policy)
     return stage1["result"], before, after
 
 
