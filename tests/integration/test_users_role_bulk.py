@@ -70,6 +70,7 @@ def test_users_role_bulk_first_run_rerun_add_one_and_offboard(postgres_server, s
 
     first = run_role(postgres_server, seaweedfs, tmp_path, users)
     assert task_result(first, S3_TASK)["changed"] is True
+    assert result_files(tmp_path) == []
     credentials = yaml.safe_load((tmp_path / "user-credentials.yml").read_text())
     keys = server_keys(seaweedfs, names)
     assert sorted(keys) == names[:4] and all(len(held) == 1 for held in keys.values())
@@ -104,6 +105,39 @@ def test_users_role_bulk_first_run_rerun_add_one_and_offboard(postgres_server, s
     removed = task_result(gone, FILES_TASK)
     assert len(removed["written"]) == 1 and len(removed["removed"]) == 1  # the logins, the user's Secret
     assert sorted(manifests(tmp_path)) == sorted(files)
+
+
+def result_files(state_dir):
+    """What the background object-store call left in its result directory (new keys' secrets)."""
+    return sorted(path.name for path in (state_dir / ".async").iterdir()) if (state_dir / ".async").exists() else []
+
+
+def test_new_keys_are_kept_when_postgresql_fails_while_the_object_store_call_runs(postgres_server, seaweedfs,
+                                                                                   tmp_path):
+    """The object-store call runs in the background while PostgreSQL is provisioned. When the
+    PostgreSQL step fails, the play still waits for it, keeps the new keys (their secrets are
+    returned once) in the 0600 file, erases the call's result file, and then fails."""
+    users = [{"name": "pf_ann"}, {"name": "pf_ben"}]
+    variables = users_role_vars(postgres_server, seaweedfs, tmp_path, users)
+    variables["users_postgres_admin_password"] = "not-the-admin-password"  # noqa: S105 (a wrong one on purpose)
+    failed = run_playbook(USERS_PLAY, tmp_path, extra_vars=variables)
+    assert failed.rc != 0
+    failed_tasks = [task for task, _host, result in failed.task_results()
+                    if result.get("failed") and result.get("failed_when_result") is not False]
+    assert failed_tasks == ["Create group and user tenants, lock out absent users (data kept unless purge)"], failed
+    held = yaml.safe_load((tmp_path / "user-credentials.yml").read_text())
+    assert stat.S_IMODE((tmp_path / "user-credentials.yml").stat().st_mode) == 0o600
+    keys = server_keys(seaweedfs, ["pf_ann", "pf_ben"])
+    for name in ("pf_ann", "pf_ben"):
+        assert keys[name] == [held[name]["s3_access_key"]]
+        s3 = seaweedfs.client("s3", held[name]["s3_access_key"], held[name]["s3_secret_key"])
+        s3.put_object(Bucket=seaweedfs.bucket, Key="%s/works.txt" % name, Body=b"ok")
+    assert result_files(tmp_path) == []
+
+    fixed = run_role(postgres_server, seaweedfs, tmp_path, users)  # the right password: the same keys
+    assert server_keys(seaweedfs, ["pf_ann", "pf_ben"]) == keys
+    assert task_result(fixed, S3_TASK)["changed"] is False
+    assert result_files(tmp_path) == []
 
 
 def test_a_user_whose_key_the_role_does_not_hold_gets_a_new_working_key(postgres_server, seaweedfs, tmp_path):
