@@ -495,8 +495,8 @@ def ensure_present(log, facts, ids, params, groups, conn_params, warnings, passw
         if is_user and params["update_password"] == "always":
             if not facts["login"]:
                 works, reason = None, None
-            elif password_check is not None:
-                works, reason = password_check
+            elif password_check is not None:  # a future of check_passwords
+                works, reason = password_check.result()
             else:
                 works, reason = password_works(conn_params, ids["pg_role"], params["password"])
             if reason:
@@ -620,7 +620,7 @@ def ensure_tenant(conn, conn_params, params, check_mode, ids=None, groups=None, 
 
     ``finish=False`` leaves the transaction open (bulk mode ends it once);
     ``table_grants``, ``password_check``: this tenant's part of :func:`read_table_grants` and
-    :func:`check_passwords`, made for the whole call.
+    :func:`check_passwords` (a future), made for the whole call.
     Returns the module result (without ``warnings`` when empty).
     """
     if ids is None:
@@ -677,10 +677,11 @@ def tenant_requests(params):
 PASSWORD_CHECKS_AT_ONCE = 4
 
 
-def check_passwords(conn, conn_params, requests):
-    """{role: password_works() result} for the present users whose login role exists and whose
-    password is to be kept right: one login each, a few at a time (a login costs the server a
-    process and a SCRAM exchange, 4 ms; 200 in a row were half of a no-op call)."""
+def check_passwords(conn, conn_params, requests, pool):
+    """{role: future of password_works()} for the present users whose login role exists and whose
+    password is to be kept right: one login each, ``pool`` making a few at a time (a login costs
+    the server a process and a SCRAM exchange; 200 in a row were half of a no-op call). The
+    logins go on while the caller reads the tenants' facts."""
     wanted = dict((ids["pg_role"], request["password"]) for request, ids, _groups in requests
                   if ids["kind"] == "user" and request["state"] == "present"
                   and request["update_password"] == "always" and request["password"])
@@ -688,19 +689,19 @@ def check_passwords(conn, conn_params, requests):
         return {}
     roles = [row[0] for row in QueryLog(conn).fetchall(
         "SELECT rolname FROM pg_roles WHERE rolcanlogin AND rolname = ANY(%s)", (sorted(wanted),))]
-    with ThreadPoolExecutor(max_workers=PASSWORD_CHECKS_AT_ONCE) as pool:
-        results = pool.map(lambda role: password_works(conn_params, role, wanted[role]), roles)
-        return dict(zip(roles, results))
+    return dict((role, pool.submit(password_works, conn_params, role, wanted[role])) for role in roles)
 
 
 def ensure_tenants(conn, conn_params, requests, check_mode, bulk):
     """All requests in one transaction: all applied, or (on error / check mode) none."""
     # a tenant changes grants only in its own schema, so one read before the first is true for all
     table_grants = read_table_grants(QueryLog(conn), [ids["pg_schema"] for _request, ids, _groups in requests])
-    passwords = check_passwords(conn, conn_params, requests)
-    results = [ensure_tenant(conn, conn_params, request, check_mode, ids, groups, finish=False,
-                             table_grants=table_grants[ids["pg_schema"]], password_check=passwords.get(ids["pg_role"]))
-               for request, ids, groups in requests]
+    with ThreadPoolExecutor(max_workers=PASSWORD_CHECKS_AT_ONCE) as pool:
+        passwords = check_passwords(conn, conn_params, requests, pool)
+        results = [ensure_tenant(conn, conn_params, request, check_mode, ids, groups, finish=False,
+                                 table_grants=table_grants[ids["pg_schema"]],
+                                 password_check=passwords.get(ids["pg_role"]))
+                   for request, ids, groups in requests]
     if check_mode:
         conn.rollback()
     else:

@@ -41,3 +41,18 @@ def test_bad_manifests_are_refused(manifests, message):
     with pytest.raises(ValueError) as refused:
         manifest_files.rendered(manifests)
     assert message in str(refused.value)
+
+
+def test_files_are_the_text_of_pyyaml_safe_dump():
+    """libyaml's dumper, where PyYAML has it, must write what yaml.safe_dump writes: files from
+    an earlier run then compare equal (no rewrite, changed=0), whichever dumper wrote them."""
+    import yaml
+
+    long_value = "QUJD" * 500  # a logins.json of many users: far over one line
+    manifest = secret("workbench-hub-logins", long_value)
+    manifest["metadata"]["labels"] = {"app.kubernetes.io/part-of": "enertef-workbench", "empty": "", "yes": "on"}
+    manifest["data"].update({"MULTI": "line one\nline two\n", "UNICODE": "ü€", "NUMBERISH": "0700", "COLON": "a: b"})
+    texts = manifest_files.rendered([manifest])
+    assert texts == {"secret-workbench-hub-logins.yaml": manifest_files.HEADER + yaml.safe_dump(
+        manifest, sort_keys=True, default_flow_style=False)}
+    assert yaml.safe_load(texts["secret-workbench-hub-logins.yaml"]) == manifest

@@ -7,7 +7,8 @@ from sqlalchemy.engine import make_url
 
 # Imported here, not inside the tests: once another test has run Ansible in this
 # process, its collection finder refuses imports of collection modules not yet loaded.
-from ansible_collections.enertef.workbench.plugins.filter.k8s_manifests import k8s_changed_manifests, k8s_existing_of
+from ansible_collections.enertef.workbench.plugins.filter.k8s_manifests import (
+    k8s_changed_manifests, k8s_existing_of, k8s_manifests_from_yaml)
 from ansible_collections.enertef.workbench.plugins.filter.users_hub_logins import users_hub_logins
 from ansible_collections.enertef.workbench.plugins.filter.users_mlflow_backend_uri import users_mlflow_backend_uri
 from ansible_collections.enertef.workbench.plugins.filter.users_plan import (
@@ -168,13 +169,36 @@ def test_a_rerun_neither_hashes_nor_generates_for_users_whose_credentials_are_ke
     assert calls == [24, 24, 24, "generated"]
 
 
-def test_the_mlflow_uri_is_built_by_sqlalchemy_and_parses_back():
+def test_the_mlflow_uri_parses_back_in_sqlalchemy():
     user = users_plan(["alice"])["users"][0]
     awkward = "p@ss:w/rd%?#&= x"
     url = make_url(users_mlflow_backend_uri(user, awkward, "postgres.workbench.svc.cluster.local", "5432"))
     assert (url.drivername, url.username, url.password, url.host, url.port, url.database) == (
         "postgresql+psycopg", "alice", awkward, "postgres.workbench.svc.cluster.local", 5432, "mlflow")
     assert url.query == {"options": "-csearch_path=alice"}
+
+
+def test_the_mlflow_uri_is_the_string_sqlalchemy_renders():
+    """Built with the standard library (no SQLAlchemy import in the users role's render): the
+    same string as SQLAlchemy's URL.create(...).render_as_string, for every printable
+    character in the password and an IPv6 host."""
+    import random
+    import string
+
+    from sqlalchemy.engine import URL
+
+    rng = random.Random(16)
+    passwords = ["p@ss:w/rd%?#&= x", "+ +", "ü€\\'\"", string.printable] + [
+        "".join(rng.choice(string.printable + "äß€") for _ in range(rng.randint(1, 40))) for _ in range(300)]
+    for name in ("alice", "bob_2"):
+        user = users_plan([name])["users"][0]
+        for password in passwords:
+            for host in ("postgres.workbench.svc.cluster.local", "10.0.0.5", "fd00::5"):
+                expected = URL.create("postgresql+psycopg", username=user["pg_role"], password=password, host=host,
+                                      port=5432, database=user["pg_database"],
+                                      query={"options": "-csearch_path=%s" % user["pg_schema"]})
+                assert users_mlflow_backend_uri(user, password, host, "5432") == \
+                    expected.render_as_string(hide_password=False), (password, host)
 
 
 def test_the_mlflow_uri_connects_with_libpq_too():
@@ -228,3 +252,17 @@ def test_many_new_logins_each_get_the_hash_of_their_own_password():
         assert login.password_matches(entry["login_password"], entry["login_password_hash"]), name
         other = creds["u00" if name != "u00" else "u01"]
         assert not login.password_matches(other["login_password"], entry["login_password_hash"]), name
+
+
+def test_rendered_manifests_parse_as_from_yaml_all_would():
+    """The users role parses its rendered Secrets with libyaml: the same data as Ansible's
+    from_yaml_all (empty documents, comments and all), and a YAML error is named."""
+    import yaml
+
+    text = ("# a comment\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s-ann\n"
+            "data:\n  K: \"eA==\"\n  N: \"0700\"\n---\n---\n\n---\nkind: Secret\nmetadata: {name: s-ben}\n")
+    assert k8s_manifests_from_yaml(text) == [d for d in yaml.safe_load_all(text) if d]
+    assert [m["metadata"]["name"] for m in k8s_manifests_from_yaml(text)] == ["s-ann", "s-ben"]
+    assert k8s_manifests_from_yaml(text)[0]["data"]["N"] == "0700"
+    with pytest.raises(AnsibleFilterError, match="not YAML"):
+        k8s_manifests_from_yaml("kind: [unclosed\n")
