@@ -67,9 +67,14 @@ removed:
 
 import os
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.enertef.workbench.plugins.module_utils.private_files import (
+    ensure_private_directory,
+    is_current,
+    read_text,
+    write_private_file,
+)
 
 try:
     import yaml
@@ -104,31 +109,19 @@ def rendered(manifests):
     return texts
 
 
-def read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
 def sync(path, texts, mode, check_mode):
     """Write what differs, remove our files no longer listed; returns (written, removed)."""
     present = sorted(os.listdir(path)) if os.path.isdir(path) else []
     written = []
     for name, text in sorted(texts.items()):
         target = os.path.join(path, name)
-        if read(target) == text and (os.stat(target).st_mode & 0o7777) == mode:
+        if is_current(target, text, mode):
             continue
         written.append(name)
         if not check_mode:
-            handle, temporary = tempfile.mkstemp(dir=path, prefix=".%s." % name)
-            with os.fdopen(handle, "w") as out:
-                out.write(text)
-            os.chmod(temporary, mode)
-            os.rename(temporary, target)
+            write_private_file(target, text, mode, durable=False)  # made again by every run
     removed = [name for name in present if name.endswith(".yaml") and name not in texts
-               and (read(os.path.join(path, name)) or "").startswith(HEADER)]
+               and (read_text(os.path.join(path, name)) or "").startswith(HEADER)]
     if not check_mode:
         for name in removed:
             os.unlink(os.path.join(path, name))
@@ -151,8 +144,8 @@ def main():
     except ValueError as err:
         module.fail_json(msg="manifest_files: %s; nothing was written" % err)
     created = not os.path.isdir(params["path"])
-    if created and not module.check_mode:
-        os.makedirs(params["path"], 0o700)
+    if created:
+        ensure_private_directory(params["path"], module.check_mode)
     written, removed = sync(params["path"], texts, mode, module.check_mode)
     result = dict(changed=bool(created or written or removed), written=written, removed=removed)
     if module._diff:  # pylint: disable=protected-access
