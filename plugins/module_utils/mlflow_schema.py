@@ -172,11 +172,18 @@ def schema_states(conn, schemas, read_as_tenant=None):
     return states
 
 
-def plan(states, graph, head):
-    """Sort schemas into create / upgrade / unchanged, or raise for a schema we must not touch."""
+def plan(states, graph, head, missing_ok=False):
+    """Sort schemas into create / upgrade / unchanged, or raise for a schema we must not touch.
+
+    ``missing_ok`` (check mode, where pg_tenant made nothing before us): a schema
+    that does not exist yet is one to create, not an error.
+    """
     create, upgrade, unchanged = [], [], []
     for schema in sorted(states):
         exists, relations, revision = states[schema]
+        if not exists and missing_ok:
+            create.append(schema)
+            continue
         if not exists:
             raise MlflowSchemaError("schema %s does not exist: create the tenant first "
                                     "(enertef.workbench.pg_tenant)" % schema)

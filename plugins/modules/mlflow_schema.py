@@ -23,6 +23,8 @@ description:
     one C(mlflow db upgrade)). The template is rebuilt when MLflow's head revision changes.
   - The tenant schemas and roles must exist (M(enertef.workbench.pg_tenant)); a
     schema holding other tables without C(alembic_version) is refused, untouched.
+    In check mode a schema that does not exist yet is reported as one to create
+    (the same play's M(enertef.workbench.pg_tenant) made nothing either).
   - "The admin login never runs a tenant's code: a user's schema is created and
     upgraded through the user's own login (O(passwords)); a group's schema, which
     only the admin can put code into, as the group's owner role, and only when it
@@ -294,8 +296,10 @@ def ensure_mlflow_schemas(conn, conn_params, tenants, check_mode, parallel=2, pa
     head = head_revision(graph)
     acting = Acting(conn_params, tenants, passwords or {})
     before = schema_states(conn, tenants, acting.read_as_tenant)
-    create, upgrade, unchanged = plan(before, graph, head)
-    acting.check(conn, create + upgrade)
+    # --check of a run that adds users: their tenants are not made (pg_tenant was in check mode too)
+    create, upgrade, unchanged = plan(before, graph, head, missing_ok=check_mode)
+    pending = [schema for schema in create if not before[schema][0]]
+    acting.check(conn, [schema for schema in create + upgrade if schema not in pending])
     queries = []
     rebuilt = False
     if not check_mode and (create or upgrade):
@@ -321,7 +325,8 @@ def ensure_mlflow_schemas(conn, conn_params, tenants, check_mode, parallel=2, pa
             queries.append("alembic upgrade heads in schema %s, %s (from revision %s)"
                            % (schema, describe_acting((params, role)), before[schema][2]))
     else:
-        queries.extend("would copy %s into schema %s" % (TEMPLATE_SCHEMA, s) for s in create)
+        queries.extend("would copy %s into schema %s%s" % (TEMPLATE_SCHEMA, s, " (once its tenant is made)"
+                                                           if s in pending else "") for s in create)
         queries.extend("would upgrade schema %s from revision %s" % (s, before[s][2]) for s in upgrade)
     return {
         "changed": bool(create or upgrade),

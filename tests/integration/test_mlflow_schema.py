@@ -262,6 +262,11 @@ def test_refusals_change_nothing(pg_module, tenant_postgres, make_tenant):
     assert foreign.get("failed") and "not an MLflow schema" in foreign["msg"], foreign
     missing = pg_module("mlflow_schema", passwords=PASSWORDS, tenants=["mls_nobody"], mlflow_version=MLFLOW_VERSION)
     assert missing.get("failed") and "schema mls_nobody does not exist" in missing["msg"]
+    # in check mode pg_tenant made no schema for a new user: a preview, not an error
+    previewed = pg_module("mlflow_schema", check=True, passwords=PASSWORDS, tenants=["mls_nobody"],
+                          mlflow_version=MLFLOW_VERSION)
+    assert previewed["changed"] and previewed["created"] == ["mls_nobody"], previewed
+    assert previewed["queries"] == ["would copy workbench_mlflow_template into schema mls_nobody (once its tenant is made)"]
     hostile = pg_module("mlflow_schema", passwords=PASSWORDS, tenants=["mls_fine", "x; DROP SCHEMA public"], mlflow_version=MLFLOW_VERSION)
     assert hostile.get("failed") and hostile["msg"].startswith("user name 'x; DROP SCHEMA public'")
     with tenant_postgres.superuser_connect() as conn:
