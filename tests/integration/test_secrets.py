@@ -64,6 +64,18 @@ def test_generated_once_kept_0600_and_reused(playbook, tmp_path):
     assert read(tmp_path)[1] == creds
 
 
+def test_a_credentials_path_that_is_not_a_file_stops_the_play_before_any_password_is_made(playbook, tmp_path):
+    # generating anew would hand the Secrets passwords the running services do not have
+    (tmp_path / "state" / "credentials.yml").mkdir(parents=True)
+    result = playbook(PLAY, extra_vars=variables(tmp_path))
+    assert result.rc != 0 and result.changed == 0, result
+    assert any("credentials.yml: it exists and is not a regular file" in message
+               for message in result.failure_messages), result
+    assert [task for task, _, r in result.task_results() if r.get("failed")] == [
+        "Stop if the credentials file cannot be read (nothing generated, nothing written)"]
+    assert list((tmp_path / "state" / "credentials.yml").iterdir()) == []
+
+
 def test_check_mode_writes_nothing(playbook, tmp_path):
     result = playbook(PLAY, extra_vars=variables(tmp_path), check=True)
     assert result.rc == 0, result
