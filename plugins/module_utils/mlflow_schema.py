@@ -181,10 +181,10 @@ def plan(states, graph, head, missing_ok=False):
     create, upgrade, unchanged = [], [], []
     for schema in sorted(states):
         exists, relations, revision = states[schema]
-        if not exists and missing_ok:
-            create.append(schema)
-            continue
         if not exists:
+            if missing_ok:
+                create.append(schema)
+                continue
             raise MlflowSchemaError("schema %s does not exist: create the tenant first "
                                     "(enertef.workbench.pg_tenant)" % schema)
         if revision is None:
