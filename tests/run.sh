@@ -2,6 +2,7 @@
 # The test command: installs everything the tests need, then runs every test.
 #   tests/run.sh            everything (what CI runs)
 #   tests/run.sh pytest -k naming    only pytest, with extra pytest arguments
+#   tests/run.sh cluster | cluster-down   start / stop the Kubernetes test cluster only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG=$PWD/ansible.cfg
@@ -45,6 +46,17 @@ sanity() {
     tests/tools/sanity.sh
 }
 
+cluster_up() {
+    step "cluster: build (or reuse) and start the Kubernetes test cluster (tests/cluster)"
+    # Not fatal here: the cluster tests then try once more and fail with the reason.
+    python tests/cluster up || echo "cluster: did not start (the cluster tests will say why)"
+}
+
+cluster_down() {
+    step "cluster: stop the test cluster; nothing may be left behind"
+    python tests/cluster down
+}
+
 run_pytest() {
     step "pytest: unit, rendering, integration (real PostgreSQL, SeaweedFS, MLflow), molecule"
     # Exit 5 (no tests collected) is a failure here like any other non-zero.
@@ -54,10 +66,14 @@ run_pytest() {
 }
 
 case "$stage" in
-    all) install; lint; sanity; run_pytest ;;
+    all) install; lint; sanity
+         trap 'cluster_down || exit 1' EXIT
+         cluster_up; run_pytest ;;
+    cluster) cluster_up ;;
+    cluster-down) cluster_down ;;
     install) install ;;
     lint) lint ;;
     sanity) sanity ;;
     pytest) run_pytest "$@" ;;
-    *) echo "usage: tests/run.sh [all|install|lint|sanity|pytest [pytest args]]" >&2; exit 2 ;;
+    *) echo "usage: tests/run.sh [all|install|lint|sanity|cluster|cluster-down|pytest [pytest args]]" >&2; exit 2 ;;
 esac
