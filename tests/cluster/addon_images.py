@@ -1,9 +1,9 @@
 """The cluster's own images (pause, CoreDNS, the provisioner and its helper, the
-NetworkPolicy enforcer), built here and pushed to the test registry, which the
+built here and pushed to the test registry, which the
 node's containerd uses as its mirror for registry.k8s.io and docker.io.
 
 Each is FROM scratch: a binary from tests/cluster/build.py, or from this
-machine's Debian packages (busybox-static; nft with the libraries it links).
+machine's Debian packages (busybox-static).
 A rebuild happens only when its content changes (the tag label is its hash).
 """
 
@@ -23,27 +23,13 @@ HERE = Path(__file__).resolve().parent
 
 # name -> (files to put in the image: destination -> source, entrypoint)
 def _cluster_images(binaries: dict[str, Path], pause: Path) -> dict[str, tuple[dict[str, Path], list[str]]]:
-    nft = {"/usr/sbin/nft": Path("/usr/sbin/nft"), **_libraries(Path("/usr/sbin/nft"))}
     return {
         PAUSE_IMAGE: ({"/pause": pause}, ["/pause"]),
         "registry.k8s.io/coredns/coredns:v1.14.7": ({"/coredns": binaries["coredns"]}, ["/coredns"]),
         "docker.io/rancher/local-path-provisioner:v0.0.30": (
             {"/usr/bin/local-path-provisioner": binaries["local-path-provisioner"]}, ["local-path-provisioner"]),
         "docker.io/library/busybox:1.35": (_busybox(), ["/bin/sh"]),
-        "registry.k8s.io/networking/kube-network-policies:v0.8.0": (
-            {"/bin/netpol": binaries["kube-network-policies"], **nft}, ["/bin/netpol"]),
     }
-
-
-def _libraries(binary: Path) -> dict[str, Path]:
-    """The shared libraries a dynamically linked binary loads (from ldd), and the loader."""
-    found = {}
-    for line in subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout.splitlines():
-        words = line.split()
-        path = words[2] if "=>" in words and len(words) > 2 else words[0]
-        if path.startswith("/"):
-            found[path] = Path(path).resolve()
-    return found
 
 
 def _busybox() -> dict[str, Path]:
@@ -92,7 +78,8 @@ def build_scratch_image(reference: str, files: dict[str, Path], entrypoint: list
                 path.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, path)
             if "/bin/busybox" in files:
-                for applet in ("sh", "mkdir", "rm", "rmdir", "ls", "cat", "chmod", "sleep", "wget", "nslookup"):
+                for applet in ("sh", "mkdir", "rm", "rmdir", "ls", "cat", "chmod", "sleep", "nc", "nslookup", "httpd",
+                               "printf", "echo", "id", "touch", "grep"):
                     (root / "bin" / applet).symlink_to("busybox")
             (Path(context) / "Dockerfile").write_text(
                 f"FROM scratch\nCOPY root/ /\nLABEL workbench.content={content}\n"

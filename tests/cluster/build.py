@@ -28,7 +28,7 @@ _K8S_MAJOR, _K8S_MINOR = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
 MODULES = {
     "etcd": (["."], ""),
     "coredns": (["."], ""),
-    "netpol": (["sigs.k8s.io/kube-network-policies/cmd"], ""),
+    "kube-router": (["github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"], ""),
     "provisioner": (["github.com/rancher/local-path-provisioner"], ""),
     "registry": (["github.com/distribution/distribution/v3/cmd/registry"], ""),
     "buildx": (["github.com/docker/buildx/cmd/buildx"], ""),
@@ -42,7 +42,7 @@ MODULES = {
                                      ("gitMinor", _K8S_MINOR), ("gitTreeState", "clean")))),
 }
 # go build names a binary after its package's last path element; these are renamed.
-RENAMES = {"netpol": {"cmd": "kube-network-policies"}, "buildx": {"buildx": "docker-buildx"}}
+RENAMES = {"buildx": {"buildx": "docker-buildx"}}
 
 
 def cache_dir() -> Path:

@@ -6,9 +6,8 @@ What runs (every binary from tests/cluster/build.py, every image from this machi
                 (Debian's containernetworking-plugins), dockerd (Debian: the controller's
                 Docker that the notebook_image role builds with) and a registry (CNCF
                 distribution: the lab's mirror for docker.io/quay.io/registry.k8s.io)
-  in pods       CoreDNS, local-path-provisioner (the default StorageClass "local-path", as in
-                k3s) and kube-network-policies (the NetworkPolicy enforcer; k3s embeds
-                kube-router's, kind runs this one)
+                and kube-router's NetworkPolicy controller (iptables + ipset, as k3s embeds it)
+  in pods       CoreDNS and local-path-provisioner (the default StorageClass "local-path", as in k3s)
 
     python tests/cluster up        start (build what the cache lacks); prints the kubeconfig path
     python tests/cluster down      stop: no process, mount, netns, interface or rule left
@@ -53,8 +52,8 @@ FORWARD_CHAIN = "WORKBENCH-TEST-FORWARD"
 MIRRORED = ("docker.io", "quay.io", "registry.k8s.io", "ghcr.io", "nvcr.io", REGISTRY)
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 PROCESSES = ("registry", "dockerd", "etcd", "containerd", "kube-apiserver", "kube-controller-manager",
-             "kube-scheduler", "kubelet", "kube-proxy")
-HOST_COMMANDS = ("containerd", "runc", "dockerd", "docker", "iptables", "nft", "ip", "mount", "umount", "gcc")
+             "kube-scheduler", "kubelet", "kube-proxy", "kube-router")
+HOST_COMMANDS = ("containerd", "runc", "dockerd", "docker", "iptables", "ipset", "nft", "ip", "mount", "umount", "gcc")
 
 
 _BINARIES: dict[str, Path] = {}
@@ -98,7 +97,7 @@ class Paths:
         self.kubeconfig = STATE / "admin.kubeconfig"
         # Kept between runs (cache): built images and the registry's blobs.
         self.docker_root = build.cache_dir() / "docker"
-        self.registry_root = build.cache_dir() / "registry"
+        self.registry_root = Path(os.environ.get("WORKBENCH_TEST_REGISTRY_ROOT") or build.cache_dir() / "registry")
         self.docker_sock = RUN / "docker.sock"
 
 
@@ -238,11 +237,15 @@ state = "{P.containerd_state}"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE_IMAGE}"
   enable_unprivileged_ports = true
+  # This machine's root lacks CAP_SYS_RESOURCE: the kubelet's -998 for sandboxes cannot be set.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "{RUN / 'runc'}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{P.cni_conf}"
@@ -311,7 +314,8 @@ def open_forwarding() -> None:
     if iptables("-C", "FORWARD", "-j", FORWARD_CHAIN).returncode:
         iptables("-I", "FORWARD", "1", "-j", FORWARD_CHAIN, check=True)
     Path("/proc/sys/net/ipv4/ip_forward").write_text("1")
-    subprocess.run(["modprobe", "br_netfilter"], capture_output=True)
+    if shutil.which("modprobe"):  # built in on kernels without modules
+        subprocess.run(["modprobe", "br_netfilter"], capture_output=True)
     bridge_nf = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
     if bridge_nf.exists():
         bridge_nf.write_text("1")
@@ -329,6 +333,12 @@ def remove_chains(table: str, prefixes: tuple[str, ...]) -> None:
         iptables("-t", table, "-F", chain)
     for chain in chains:
         iptables("-t", table, "-X", chain)
+
+
+def ipsets() -> list[str]:
+    """kube-router's ipsets (KUBE-*, and inet6:KUBE-* for IPv6)."""
+    names = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True).stdout.split()
+    return [name for name in names if name.split(":")[-1].startswith("KUBE-")]
 
 
 def leftovers() -> list[str]:
@@ -355,7 +365,8 @@ def leftovers() -> list[str]:
                 found.append(f"iptables -t {table}: {line}")
                 break
     tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
-    found += [f"nft {line}" for line in tables.splitlines() if "kube-network-policies" in line or "kube-proxy" in line]
+    found += [f"nft {line}" for line in tables.splitlines() if "kube-proxy" in line]
+    found += [f"ipset {name}" for name in ipsets()]
     for cgroup in Path("/sys/fs/cgroup").glob("*/kubepods"):
         found.append(f"cgroup {cgroup}")
     return found
@@ -442,7 +453,7 @@ def unmount_all() -> None:
 
 def down() -> None:
     """Stops everything in reverse order and removes what it made (the caches stay)."""
-    for name in ("kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager"):
+    for name in ("kube-router", "kubelet", "kube-proxy", "kube-scheduler", "kube-controller-manager"):
         stop(name)
     for cgroup in Path("/sys/fs/cgroup").glob("*/kubepods"):
         kill_cgroup_tree(cgroup)
@@ -456,9 +467,13 @@ def down() -> None:
     proxies = sorted(binaries.glob("kubernetes-*/kube-proxy"))
     if proxies:
         subprocess.run([str(proxies[-1]), "--cleanup"], capture_output=True)
+    routers = sorted(binaries.glob("kube-router-*/kube-router"))
+    if routers:
+        subprocess.run([str(routers[-1]), "--cleanup-config"], capture_output=True)
     for table in ("filter", "nat", "mangle"):
         remove_chains(table, ("KUBE-", "CNI-", FORWARD_CHAIN))
-    subprocess.run(["nft", "delete", "table", "inet", "kube-network-policies"], capture_output=True)
+    for ipset in ipsets():
+        subprocess.run(["ipset", "destroy", ipset], capture_output=True)
     for table in ("ip kube-proxy", "ip6 kube-proxy"):
         subprocess.run(["nft", "delete", "table", *table.split()], capture_output=True)
     subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
@@ -549,6 +564,13 @@ log: {{level: warn}}
                       f"--kubeconfig={P.config / 'kubelet.kubeconfig'}", f"--root-dir={P.kubelet}",
                       f"--hostname-override={name}", f"--node-ip={ip}", "--v=1"])
     start("kube-proxy", [b["kube-proxy"], f"--config={P.config / 'kube-proxy.yaml'}"])
+    # NetworkPolicy: kube-router's firewall controller alone, a host process as k3s embeds it.
+    # (kube-network-policies, kind's enforcer, needs the nftables queue expression, which this
+    # machine's kernel lacks: "nft ... queue num 98" answers "No such file or directory".)
+    start("kube-router", [b["kube-router"], f"--kubeconfig={P.kubeconfig}", f"--hostname-override={name}",
+                          "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
+                          "--enable-cni=false", "--enable-ipv6=false", "--metrics-port=0",
+                          "--health-port=20244", "--iptables-sync-period=30s"])
     wait_for(f"node {name} Ready", lambda: "True" in kubectl(
         "get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout,
         120, "kubelet")
@@ -558,7 +580,7 @@ log: {{level: warn}}
 
 
 def apply_addons(ip: str) -> None:
-    """CoreDNS, local-path-provisioner and kube-network-policies, with this run's values."""
+    """CoreDNS and local-path-provisioner, with this run's values."""
     values = {"DNS_SERVICE_IP": DNS_SERVICE_IP, "STORAGE_DIR": str(P.storage), "API_HOST": ip,
               "API_PORT": str(API_PORT)}
     for manifest in sorted((HERE / "manifests").glob("*.yaml")):
@@ -567,8 +589,7 @@ def apply_addons(ip: str) -> None:
             text = text.replace(f"${{{key}}}", value)
         kubectl("apply", "-f", "-", input=text)
     for namespace, kind, name in (("kube-system", "deployment", "coredns"),
-                                  ("kube-system", "deployment", "local-path-provisioner"),
-                                  ("kube-system", "daemonset", "kube-network-policies")):
+                                  ("kube-system", "deployment", "local-path-provisioner")):
         result = kubectl("-n", namespace, "rollout", "status", f"{kind}/{name}", "--timeout=180s", check=False)
         if result.returncode:
             pods = kubectl("-n", namespace, "get", "pods", "-o", "wide", check=False).stdout
@@ -596,7 +617,7 @@ def main(argv: list[str]) -> int:
     if command == "up":
         try:
             print(up())
-        except (RuntimeError, subprocess.CalledProcessError) as error:
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
             detail = getattr(error, "stderr", "") or ""
             print(f"test cluster: cannot start: {error} {detail}".strip(), file=sys.stderr)
             return 1

@@ -11,13 +11,13 @@
 #   nodejs npm         node for configurable-http-proxy (the hub's proxy in the hub tests);
 #                      only when node/npm are not there already (e.g. from NodeSource)
 #   the test cluster (tests/cluster/README.md): containerd runc containernetworking-plugins
-#                      iptables nftables conntrack (the node), docker.io (the controller's
+#                      iptables ipset nftables conntrack (the node), docker.io (the controller's
 #                      image builds), busybox-static libc6-dev (its small images: busybox, pause),
 #                      debootstrap (the Debian root of the workbench's images)
 # Idempotent and non-interactive: does nothing when everything is installed.
 set -euo pipefail
 packages=(python3-venv git procps curl ca-certificates chromium fonts-dejavu-core shellcheck
-          containerd runc containernetworking-plugins iptables nftables conntrack docker.io
+          containerd runc containernetworking-plugins iptables ipset nftables conntrack docker.io
           busybox-static libc6-dev debootstrap)
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
