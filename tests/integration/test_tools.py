@@ -22,7 +22,7 @@ def sha256(data):
 def make_release(tmp_path):
     k3d = b"#!/bin/sh\necho k3d version v5.8.3\n"
     (tmp_path / "k3d").write_bytes(k3d)
-    helm = b"#!/bin/sh\necho v3.17.3\n"
+    helm = b"#!/bin/sh\necho v3.22.1\n"
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as tar:
         info = tarfile.TarInfo("linux-amd64/helm")
@@ -102,8 +102,9 @@ def test_helm_unpacks_with_the_bsd_tar_of_macos(playbook, tmp_path):
     assert os.access(tmp_path / "state" / "bin" / "helm", os.X_OK)
 
 
-def test_pinned_kubectl_and_helm_meet_the_seed_floor():
-    """Seed 001: kubectl >= 1.33.2 and helm >= 3.18.3, checked against the published sha256."""
+def test_pinned_kubectl_and_helm_meet_the_floor():
+    """kubectl >= 1.34 (within one minor of the 1.35 cluster) and helm >= 3.18.4 (CVE-2025-53547),
+    checked against the published sha256."""
     import yaml
     with open(os.path.join(os.path.dirname(__file__), "../../roles/tools/defaults/main.yml")) as f:
         defaults = yaml.safe_load(f)
@@ -111,8 +112,8 @@ def test_pinned_kubectl_and_helm_meet_the_seed_floor():
     def version(text):
         return tuple(int(part) for part in text.lstrip("v").split("."))
 
-    assert version(defaults["tools_kubectl_version"]) >= (1, 33, 2)
-    assert version(defaults["tools_helm_version"]) >= (3, 18, 3)
+    assert version(defaults["tools_kubectl_version"]) >= (1, 34, 0)
+    assert version(defaults["tools_helm_version"]) >= (3, 18, 4)
     # no hand-copied digest to go stale: the sha256 file published beside each download
     assert defaults["tools_kubectl_checksum"] == "sha256:{{ tools_kubectl_url }}.sha256"
     assert defaults["tools_helm_checksum"] == "sha256:{{ tools_helm_url }}.sha256sum"

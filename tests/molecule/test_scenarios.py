@@ -64,7 +64,7 @@ def test_users_scenario(postgres_server, seaweedfs, tmp_path):
         assert "[users > %s] Executed: Successful" % step in output, output[-6000:]
 
 
-K3S_IMAGE = "rancher/k3s:v1.31.5-k3s1"
+K3S_IMAGE = "rancher/k3s:v1.35.9-k3s1"
 
 
 def laptop_inventory_values(tmp_path, state_dir):

@@ -24,6 +24,7 @@ from traitlets.config import Config
 
 from _render import ROOT, render_template
 from fixtures.external import unavailable
+from fixtures.kubernetes import KUBERNETES_VERSION
 from fixtures.playbook import run_playbook
 from tools.hub_chart import ChartUnavailable, hub_chart
 
@@ -95,7 +96,7 @@ def helm_template(values, tmp_path):
         unavailable(str(err))
     proc = subprocess.run(
         [str(HELM), "template", RELEASE, str(chart), "--namespace", NAMESPACE,
-         "--kube-version", "1.31.0", "--values", str(values_file)],
+         "--kube-version", KUBERNETES_VERSION, "--values", str(values_file)],
         capture_output=True, text=True, check=False, timeout=120)
     if proc.returncode != 0:
         raise AssertionError("helm template failed: %s" % proc.stderr)

@@ -1,4 +1,4 @@
-"""Pod Security Standards, "restricted" profile (Kubernetes 1.31), checked on a rendered pod spec.
+"""Pod Security Standards, "restricted" profile (Kubernetes 1.35), checked on a rendered pod spec.
 
 The checks of https://kubernetes.io/docs/concepts/security/pod-security-standards/
 that a manifest can fail: baseline's host namespaces, privileged, capabilities,

@@ -19,6 +19,7 @@ import yaml
 from _render import SHARED, find, render_template, role_defaults
 from ansible_collections.enertef.workbench.plugins.module_utils import tenant
 from fixtures.external import unavailable
+from fixtures.kubernetes import KUBERNETES_VERSION
 from fixtures.playbook import run_playbook
 
 pytestmark = pytest.mark.render
@@ -165,7 +166,7 @@ def test_chart_renders_with_the_values_and_its_schema(tmp_path, k8s_validate):
     values_file.write_text(yaml.safe_dump(values))
     # helm template validates the values against the chart's values.schema.json first
     out = subprocess.run([str(HELM), "template", "airflow", chart, "--namespace", "workbench",
-                          "--kube-version", "1.31.0", "--values", str(values_file)],
+                          "--kube-version", KUBERNETES_VERSION, "--values", str(values_file)],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     docs = [d for d in yaml.safe_load_all(out.stdout) if d]

@@ -1,7 +1,7 @@
 """Project repositories in the hub values: the list reaches every user pod as
 WORKBENCH_PROJECT_REPOSITORIES (what workbench_launchers.repos reads), deploy key
 Secrets are mounted read-only where the entries point, the role's own schema
-check passes, and the chart renders manifests that validate for 1.31."""
+check passes, and the chart renders manifests that validate for 1.35."""
 import json
 
 import pytest

@@ -1,4 +1,4 @@
-"""The NVIDIA device plugin the k3s branch applies: valid for Kubernetes 1.31, on GPU nodes only."""
+"""The NVIDIA device plugin the k3s branch applies: valid for Kubernetes 1.35, on GPU nodes only."""
 import copy
 
 import pytest

@@ -2,7 +2,7 @@
 
 Every rendering test trusts an empty problem list; these tests show the
 fixture is strict (unknown fields), checks types and required fields for
-Kubernetes 1.31, and reads multi-document YAML text as well as dicts.
+Kubernetes 1.35, and reads multi-document YAML text as well as dicts.
 """
 import copy
 

@@ -1,4 +1,4 @@
-"""The model_serving role's manifests, rendered by Ansible's templar and validated for 1.31.
+"""The model_serving role's manifests, rendered by Ansible's templar and validated for 1.35.
 
 Besides validity: the API gets exactly the tenant's Secret (named by the
 collection's naming function) and the model selection, the page gets no

@@ -22,7 +22,7 @@ def test_namespace_enforces_audits_and_warns_restricted(k8s_validate):
     assert namespace["metadata"]["name"] == "lab"
     for mode in ("enforce", "audit", "warn"):
         assert labels["pod-security.kubernetes.io/" + mode] == "restricted"
-        assert labels["pod-security.kubernetes.io/%s-version" % mode] == "v1.31"
+        assert labels["pod-security.kubernetes.io/%s-version" % mode] == "v1.35"
 
 
 @pytest.mark.parametrize("role", ["postgres", "object_store", "pgadmin"])

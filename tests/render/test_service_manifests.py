@@ -2,7 +2,7 @@
 
 Every template is rendered by Ansible's own templar (tests/render/_render.py)
 with the role's defaults, and with lab-style settings, then validated with
-kubernetes-validate --strict for Kubernetes 1.31. On top of validity the tests
+kubernetes-validate --strict for Kubernetes 1.35. On top of validity the tests
 check what the rest of the workbench relies on: the Service names and ports of
 the contract table, credentials only through secretKeyRef, pinned images, a
 server list for pgAdmin without any password, the volume sizes and classes
@@ -85,7 +85,7 @@ def rendered(request):
     return role, variant, settings, all_documents(render_role(role, settings))
 
 
-def test_every_manifest_is_valid_for_kubernetes_1_31(rendered, k8s_validate):
+def test_every_manifest_is_valid_for_the_targeted_kubernetes(rendered, k8s_validate):
     role, _, _, docs = rendered
     assert docs, "%s rendered no manifests" % role
     assert k8s_validate(docs) == []

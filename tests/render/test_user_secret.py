@@ -1,4 +1,4 @@
-"""The per-user Secret the users role writes: valid for Kubernetes 1.31, and
+"""The per-user Secret the users role writes: valid for Kubernetes 1.35, and
 holding that user's credentials and nothing of anyone else."""
 import base64
 

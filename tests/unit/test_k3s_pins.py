@@ -11,19 +11,37 @@ def defaults(role):
     return yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
 
 
+def minor(version):
+    return tuple(int(part) for part in re.match(r"v?(\d+)\.(\d+)", version).groups())
+
+
 def test_one_k3s_version_everywhere():
     version = defaults("k3s_agent")["k3s_agent_version"]
-    assert re.fullmatch(r"v1\.31\.\d+\+k3s\d+", version)
+    # a minor Kubernetes supports upstream (DESIGN section 10: 1.35-1.37 in 2026-12)
+    assert re.fullmatch(r"v1\.3[5-7]\.\d+\+k3s\d+", version)
     assert "default('%s')" % version in defaults("airgap")["airgap_k3s_version"]
     # the laptop's k3d node image runs the same k3s
     assert defaults("cluster")["cluster_k3s_image"] == "rancher/k3s:" + version.replace("+", "-")
 
 
-def test_checksums_are_pinned_sha256_for_both_architectures():
+def test_one_kubernetes_minor_everywhere():
+    """The Pod Security label names the cluster's minor; kubectl (the tools role's and the test
+    one built from tests/tools/k8s-binaries) is within one minor of it."""
+    cluster = minor(defaults("k3s_agent")["k3s_agent_version"])
+    assert defaults("secrets")["secrets_pod_security_version"] == "v%d.%d" % cluster
+    test_kubectl = re.search(r"^require k8s.io/kubernetes (v\S+)$",
+                             (ROOT / "tests/tools/k8s-binaries/kubectl/go.mod").read_text(), re.MULTILINE).group(1)
+    for kubectl in (defaults("tools")["tools_kubectl_version"], test_kubectl):
+        assert minor(kubectl)[0] == cluster[0] and abs(minor(kubectl)[1] - cluster[1]) <= 1, kubectl
+
+
+def test_checksums_are_sha256_for_both_architectures():
+    """Each a sha256:HEX pin, or the release's own sha256sum file (read before the download)."""
     checksums = defaults("k3s_agent")["k3s_agent_checksums"]
     assert sorted(checksums) == ["amd64", "arm64"]
-    for value in checksums.values():
-        assert re.fullmatch(r"sha256:[0-9a-f]{64}", value)
+    for arch, value in checksums.items():
+        assert (re.fullmatch(r"sha256:[0-9a-f]{64}", value)
+                or value == "sha256:{{ k3s_agent_download_url }}/sha256sum-%s.txt" % arch), value
 
 
 def test_the_bundle_requires_the_images_the_service_roles_run():
