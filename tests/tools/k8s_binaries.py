@@ -1,11 +1,9 @@
 """Put kubectl and helm into a directory, built from the Go module proxy (no binary download).
 
-tests/tools/k8s-binaries/kubectl/ and tests/tools/k8s-binaries/helm/ are two small Go modules
-whose go.mod and go.sum pin every source: kubectl is k8s.io/kubernetes/cmd/kubectl of
-k8s.io/kubernetes v1.35.4 (its staging modules replaced by the published k8s.io/X v0.35.4), helm
-is helm.sh/helm/v3/cmd/helm of helm v3.22.1. Two modules, because helm 3.22 needs the k8s.io
-v0.37 libraries and kubectl 1.35 its own v0.35 ones. The versions are read from the go.mod files:
-bumping one is editing its go.mod and running `go mod tidy` there.
+kubectl is the test cluster's (tests/cluster/build.py: k8s.io/kubernetes v1.35.4, built with the
+other components from tests/cluster/go/kubernetes, the one place that pins Kubernetes).
+tests/tools/k8s-binaries/helm/ is a small Go module whose go.mod and go.sum pin helm.sh/helm/v3
+v3.22.1 (its own module: helm 3.22 needs the k8s.io v0.37 libraries, kubectl 1.35 the v0.35 ones).
 
 Each binary is built once into ~/.cache/enertef-workbench/k8s-binaries/<tool>-<version>-<key>/
 (XDG_CACHE_HOME is honoured; key: sha256 of go.mod, go.sum, the build flags and the platform),
@@ -39,17 +37,6 @@ def module_version(gomod, path):
     return found.group(1)
 
 
-def kubectl_build(gomod):
-    version = module_version(gomod, "k8s.io/kubernetes")
-    major, minor = version[1:].split(".")[:2]
-    # What the Kubernetes release build sets (hack/lib/version.sh): `kubectl version` reports it.
-    ldflags = ["-X k8s.io/component-base/version.gitVersion=" + version,
-               "-X k8s.io/component-base/version.gitMajor=" + major,
-               "-X k8s.io/component-base/version.gitMinor=" + minor,
-               "-X k8s.io/client-go/pkg/version.gitVersion=" + version]
-    return version, "k8s.io/kubernetes/cmd/kubectl", ldflags
-
-
 def helm_build(gomod):
     version = module_version(gomod, "helm.sh/helm/v3")
     client_go = module_version(gomod, "k8s.io/client-go")
@@ -66,7 +53,15 @@ def helm_build(gomod):
     return version, "helm.sh/helm/v3/cmd/helm", ldflags
 
 
-TOOLS = {"kubectl": kubectl_build, "helm": helm_build}
+TOOLS = {"helm": helm_build}
+
+
+def cluster_kubectl():
+    """(version, path) of the test cluster's kubectl, built with its other components."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from cluster import build as cluster_build  # noqa: PLC0415 - tests/ is not on the path of a script
+    folder = cluster_build.build_module("kubernetes", cluster_build.go_version())
+    return cluster_build.KUBERNETES_VERSION, str(folder / "kubectl")
 
 
 def read(path):
@@ -126,16 +121,20 @@ def main(dest):
     for name, (version, package, argv, cached) in plans.items():
         if name in missing:
             build(name, version, package, argv, cached, go)
-        target = os.path.join(dest, name)
-        if file_sha256(target) == file_sha256(cached) and os.access(target, os.X_OK):
-            print("%s %s already in %s" % (name, version, dest))
-            continue
-        partial = target + ".partial"
-        shutil.copyfile(cached, partial)
-        os.chmod(partial, 0o755)
-        os.replace(partial, target)
-        print("installed %s (%s)" % (target, version))
+        install(dest, name, version, cached)
+    install(dest, "kubectl", *cluster_kubectl())
 
+
+def install(dest, name, version, cached):
+    target = os.path.join(dest, name)
+    if file_sha256(target) == file_sha256(cached) and os.access(target, os.X_OK):
+        print("%s %s already in %s" % (name, version, dest))
+        return
+    partial = target + ".partial"
+    shutil.copyfile(cached, partial)
+    os.chmod(partial, 0o755)
+    os.replace(partial, target)
+    print("installed %s (%s)" % (target, version))
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
