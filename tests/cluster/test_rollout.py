@@ -10,6 +10,8 @@ import urllib.request
 
 import pytest
 
+from fixtures.rollout import HOSTS, ROLLOUT_INGRESS_CLASS
+
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
@@ -60,10 +62,9 @@ def test_every_workbench_pod_is_ready(rollout, first_run):
     assert {name for name, kind in services.items() if kind != "ClusterIP"} == {"postgres"}, services
     ingresses = {i["metadata"]["name"]: i for i in rollout.kube.get("ingresses", "-n", "workbench")["items"]}
     hosts = sorted(h for i in ingresses.values() for rule in i["spec"]["rules"] for h in [rule["host"]])
-    assert hosts == sorted(["workbench.rollout.test", "pgadmin.workbench.rollout.test", "s3.workbench.rollout.test",
-                            "console.workbench.rollout.test"]), hosts
+    assert hosts == sorted(HOSTS), hosts
     for ingress in ingresses.values():
-        assert ingress["spec"].get("ingressClassName") == "traefik", ingress["metadata"]["name"]
+        assert ingress["spec"].get("ingressClassName") == ROLLOUT_INGRESS_CLASS, ingress["metadata"]["name"]
         assert ingress["spec"]["tls"][0]["secretName"] == "workbench-tls", ingress["metadata"]["name"]
 
 
