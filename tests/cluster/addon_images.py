@@ -29,6 +29,7 @@ def _cluster_images(binaries: dict[str, Path], pause: Path) -> dict[str, tuple[d
         "docker.io/rancher/local-path-provisioner:v0.0.30": (
             {"/usr/bin/local-path-provisioner": binaries["local-path-provisioner"]}, ["local-path-provisioner"]),
         "docker.io/library/busybox:1.35": (_busybox(), ["/bin/sh"]),
+        "docker.io/library/traefik:v3.6.12": ({"/usr/local/bin/traefik": binaries["traefik"]}, ["/usr/local/bin/traefik"]),
     }
 
 

@@ -32,6 +32,7 @@ MODULES = {
     "provisioner": (["github.com/rancher/local-path-provisioner"], ""),
     "registry": (["github.com/distribution/distribution/v3/cmd/registry"], ""),
     "buildx": (["github.com/docker/buildx/cmd/buildx"], ""),
+    "traefik": (["github.com/traefik/traefik/v3/cmd/traefik"], ""),
     "kubernetes": (
         [f"k8s.io/kubernetes/cmd/{name}" for name in
          ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl")],

@@ -7,7 +7,8 @@ What runs (every binary from tests/cluster/build.py, every image from this machi
                 Docker that the notebook_image role builds with) and a registry (CNCF
                 distribution: the lab's mirror for docker.io/quay.io/registry.k8s.io)
                 and kube-router's NetworkPolicy controller (iptables + ipset, as k3s embeds it)
-  in pods       CoreDNS and local-path-provisioner (the default StorageClass "local-path", as in k3s)
+  in pods       CoreDNS, local-path-provisioner (the default StorageClass "local-path") and
+                Traefik (the default IngressClass "traefik", on the node's 80/443), as in k3s
 
     python tests/cluster up        start (build what the cache lacks); prints the kubeconfig path
     python tests/cluster down      stop: no process, mount, netns, interface or rule left
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import shlex
 import signal
 import socket
 import ssl
@@ -324,8 +326,8 @@ def open_forwarding() -> None:
 def remove_chains(table: str, prefixes: tuple[str, ...]) -> None:
     listing = iptables("-t", table, "-S").stdout.splitlines()
     chains = [line.split()[1] for line in listing if line.startswith("-N ") and line.split()[1].startswith(prefixes)]
-    for line in listing:  # rules in other chains that jump to ours
-        words = line.split()
+    for line in listing:  # rules in other chains that jump to ours (comments are quoted: shlex)
+        words = shlex.split(line)
         if line.startswith("-A ") and "-j" in words and words[words.index("-j") + 1] in chains \
                 and not words[1].startswith(prefixes):
             iptables("-t", table, "-D", *words[1:])
@@ -358,6 +360,7 @@ def leftovers() -> list[str]:
         target = line.split()[1]
         if target.startswith(markers[:2]) or target.startswith("/run/netns/cni-"):
             found.append(f"mount {target}")
+    found += [f"network namespace {netns}" for netns in Path("/run/netns").glob("cni-*")]
     found += [f"interface {name}" for name in (BRIDGE, DOCKER_BRIDGE) if Path(f"/sys/class/net/{name}").exists()]
     for table in ("filter", "nat", "mangle"):
         for line in iptables("-t", table, "-S").stdout.splitlines():
@@ -394,7 +397,7 @@ def remove_docker_network() -> None:
     for table in ("filter", "nat"):
         for line in iptables("-t", table, "-S").stdout.splitlines():
             if line.startswith("-A ") and DOCKER_BRIDGE in line.split():
-                iptables("-t", table, "-D", *line.split()[1:])
+                iptables("-t", table, "-D", *shlex.split(line)[1:])
     if not other_docker_running():
         for table in ("filter", "nat"):
             remove_chains(table, ("DOCKER",))
@@ -444,7 +447,7 @@ def unmount_all() -> None:
         targets = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
         ours = [t for t in targets if t.startswith((str(STATE), str(RUN), "/run/netns/cni-"))]
         if not ours:
-            return
+            break
         for target in sorted(ours, key=len, reverse=True):
             subprocess.run(["umount", "-l", target], capture_output=True)
     for netns in Path("/run/netns").glob("cni-*"):
@@ -564,23 +567,25 @@ log: {{level: warn}}
                       f"--kubeconfig={P.config / 'kubelet.kubeconfig'}", f"--root-dir={P.kubelet}",
                       f"--hostname-override={name}", f"--node-ip={ip}", "--v=1"])
     start("kube-proxy", [b["kube-proxy"], f"--config={P.config / 'kube-proxy.yaml'}"])
-    # NetworkPolicy: kube-router's firewall controller alone, a host process as k3s embeds it.
+    wait_for(f"node {name} Ready", lambda: "True" in kubectl(
+        "get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout,
+        120, "kubelet")
+    # NetworkPolicy: kube-router's firewall controller alone, a host process as k3s embeds it,
+    # once the node is registered (it looks itself up by name).
     # (kube-network-policies, kind's enforcer, needs the nftables queue expression, which this
     # machine's kernel lacks: "nft ... queue num 98" answers "No such file or directory".)
     start("kube-router", [b["kube-router"], f"--kubeconfig={P.kubeconfig}", f"--hostname-override={name}",
                           "--run-firewall=true", "--run-router=false", "--run-service-proxy=false",
                           "--enable-cni=false", "--enable-ipv6=false", "--metrics-port=0",
                           "--health-port=20244", "--iptables-sync-period=30s"])
-    wait_for(f"node {name} Ready", lambda: "True" in kubectl(
-        "get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout,
-        120, "kubelet")
+    wait_for("kube-router", lambda: http_ok("http://127.0.0.1:20244/healthz"), 60, "kube-router")
     apply_addons(ip)
     log(f"up in {time.monotonic() - started:.0f} s; KUBECONFIG={P.kubeconfig}")
     return P.kubeconfig
 
 
 def apply_addons(ip: str) -> None:
-    """CoreDNS and local-path-provisioner, with this run's values."""
+    """CoreDNS, local-path-provisioner and Traefik, with this run's values."""
     values = {"DNS_SERVICE_IP": DNS_SERVICE_IP, "STORAGE_DIR": str(P.storage), "API_HOST": ip,
               "API_PORT": str(API_PORT)}
     for manifest in sorted((HERE / "manifests").glob("*.yaml")):
@@ -589,7 +594,8 @@ def apply_addons(ip: str) -> None:
             text = text.replace(f"${{{key}}}", value)
         kubectl("apply", "-f", "-", input=text)
     for namespace, kind, name in (("kube-system", "deployment", "coredns"),
-                                  ("kube-system", "deployment", "local-path-provisioner")):
+                                  ("kube-system", "deployment", "local-path-provisioner"),
+                                  ("kube-system", "deployment", "traefik")):
         result = kubectl("-n", namespace, "rollout", "status", f"{kind}/{name}", "--timeout=180s", check=False)
         if result.returncode:
             pods = kubectl("-n", namespace, "get", "pods", "-o", "wide", check=False).stdout

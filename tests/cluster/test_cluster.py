@@ -4,6 +4,8 @@ Real components (tests/cluster/README.md): these tests fail if DNS, the default
 StorageClass, NetworkPolicy enforcement or the pinned Kubernetes minor is not there.
 """
 import json
+import socket
+import ssl
 import time
 
 import pytest
@@ -106,3 +108,36 @@ def test_network_policies_are_enforced_between_pods(test_cluster, namespace):
         time.sleep(1)
     assert not _can_connect(test_cluster, namespace, "stranger", address), "the policy must stop the stranger"
     assert _can_connect(test_cluster, namespace, "friend", address, attempts=5), "the policy must admit the friend"
+
+
+def test_ingress_controller_serves_an_ingress_with_its_tls_secret(test_cluster, namespace, tmp_path):
+    from cluster import pki  # noqa: PLC0415 - the test cluster's own certificate helper
+
+    host = f"{namespace}.ingress.test"
+    pki.make_pki(tmp_path, host, test_cluster.node_ip, "10.43.0.1")  # a CA and a serving cert naming host
+    test_cluster.kubectl("-n", namespace, "create", "secret", "tls", "site-tls",
+                         f"--cert={tmp_path / 'kubelet-serving.crt'}", f"--key={tmp_path / 'kubelet-serving.key'}")
+    server = pod("site", ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && httpd -f -p 8080 -h /www"],
+                 labels={"app": "site"})
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "site"},
+               "spec": {"selector": {"app": "site"}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "site"},
+               "spec": {"tls": [{"hosts": [host], "secretName": "site-tls"}],
+                        "rules": [{"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+                            "service": {"name": "site", "port": {"number": 80}}}}]}}]}}
+    apply_in(test_cluster, namespace, server, service, ingress)
+    test_cluster.wait_pod_ready(namespace, "site")
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+    body, deadline = None, time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((test_cluster.node_ip, 443), timeout=5) as raw:
+                with context.wrap_socket(raw, server_hostname=host) as tls:
+                    tls.sendall(f"GET / HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+                    body = tls.recv(4096).decode(errors="replace")
+            if "hello" in body:
+                break
+        except OSError as error:
+            body = repr(error)
+        time.sleep(1)
+    assert "hello" in body, body  # the certificate verified against the CA of the Secret: no other
