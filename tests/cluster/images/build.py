@@ -318,10 +318,10 @@ def content_tag(spec, local):
     digest = hashlib.sha256()
     recipe = {key: spec.get(key) for key in ("kind", "base", "context", "dockerfile", "files", "args", "from", "from_tag", "needs_ca")}
     digest.update(json.dumps(recipe, sort_keys=True).encode())
-    if spec.get("kind") == "rootfs":
-        digest.update(inspect.getsource(build_rootfs).encode())
     if spec.get("rewrite"):
         digest.update(inspect.getsource(spec["rewrite"]).encode())
+    if spec.get("kind") == "rootfs":
+        digest.update(inspect.getsource(build_rootfs).encode())
     elif spec.get("root"):
         rels = spec.get("files") or _dockerignore_dirs(spec)
         _hash_tree(digest, ROOT, rels + [spec["dockerfile"]])
