@@ -192,12 +192,12 @@ SMOKE = {
     ),
     "scipy-notebook": (
         [],
-        ["start.sh", "sh", "-c", "jupyter lab --version && jupyterhub-singleuser --version && python -c 'import numpy, pandas, scipy, sklearn, matplotlib; print(\"sklearn\", sklearn.__version__)' && id"],
+        ["sh", "-c", "jupyter lab --version && jupyterhub-singleuser --version && python -c 'import numpy, pandas, scipy, sklearn, matplotlib; print(\"sklearn\", sklearn.__version__)' && id"],
         "uid=1000(jovyan) gid=100(users)",
     ),
     "notebook": (
         [],
-        ["start.sh", "sh", "-c", "jupyter lab --version && python -c 'import importlib.metadata as m; print(\"mlflow\", m.version(\"mlflow\"))' && python -c 'import workbench_launchers, tensorboard, jupyter_server_proxy'"],
+        ["sh", "-c", "jupyter lab --version && python -c 'import importlib.metadata as m; print(\"mlflow\", m.version(\"mlflow\"))' && python -c 'import workbench_launchers, tensorboard, jupyter_server_proxy'"],
         f"mlflow {MLFLOW_VERSION}",
     ),
     "model-serving": (
