@@ -41,6 +41,7 @@ DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 PROXPI_VERSION = "1.3.1"
 LOCAL_REPO = "workbench-test"
+PIP_MIRROR_PORT = int(os.environ.get("WORKBENCH_PIP_MIRROR_PORT", "3141"))
 
 
 def _role_notebook_tag():
@@ -254,7 +255,12 @@ def pip_mirror():
     if not python.exists():
         run([sys.executable, "-m", "venv", str(venv)])
         run([str(python), "-m", "pip", "install", "-q", f"proxpi=={PROXPI_VERSION}", "gunicorn"])
-    port = _free_port()
+    # a fixed port where free: the mirror's address is a build argument, and the classic builder's
+    # layer cache keys on build arguments, so a new port every run would rebuild every RUN step
+    port = PIP_MIRROR_PORT
+    with contextlib.closing(socket.socket()) as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            port = _free_port()
     (CACHE / "pip-files").mkdir(parents=True, exist_ok=True)
     env = dict(
         os.environ,
@@ -418,8 +424,10 @@ def smoke(spec, ref):
     proc = docker("run", "--rm", "--network", "none", *opts, ref, *command, check=False)
     out = (proc.stdout or "").strip()
     if proc.returncode != 0 or expect not in out:
-        last = out.splitlines()[-1] if out else "(no output)"
-        raise BuildError(f"smoke check of {spec['name']} failed (exit {proc.returncode}, wanted {expect!r}): {last}")
+        lines = [line.strip() for line in out.splitlines() if line.strip()]
+        errors = [line for line in lines if re.search(r"error|exception|fatal|denied|not found", line, re.I)]
+        reason = (errors or lines or ["(no output)"])[0 if errors else -1]
+        raise BuildError(f"smoke check of {spec['name']} failed (exit {proc.returncode}, wanted {expect!r}): {reason}")
     return out
 
 
