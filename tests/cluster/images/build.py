@@ -163,10 +163,11 @@ PG_SMOKE = (
     "pg_isready -h 127.0.0.1 -U postgres -d smoke || { tail -20 /tmp/pg.log; exit 1; }; "
     "PGPASSWORD=smoke-only psql -h 127.0.0.1 -U postgres -d smoke -Atc 'select version()'"
 )
+PING = "python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://127.0.0.1:8080/misc/ping\", timeout=5).read().decode())'"
 PGADMIN_SMOKE = (
     "set -e; /entrypoint.sh >/tmp/pgadmin.log 2>&1 & "
-    "for i in $(seq 120); do curl -fsS -o /dev/null http://127.0.0.1:8080/misc/ping 2>/dev/null && break; sleep 1; done; "
-    "curl -fsS http://127.0.0.1:8080/misc/ping || { tail -30 /tmp/pgadmin.log; exit 1; }; echo; "
+    f"for i in $(seq 240); do {PING} >/dev/null 2>&1 && break; sleep 1; done; "
+    f"{PING} || {{ grep -iE 'error|exception' /tmp/pgadmin.log | tail -5; tail -5 /tmp/pgadmin.log; exit 1; }}; "
     "python3 -c 'import sys; sys.path.insert(0, \"/pgadmin4\"); import version; print(\"pgadmin\", version.APP_VERSION)'"
 )
 SMOKE = {
@@ -425,7 +426,8 @@ def smoke(spec, ref):
     out = (proc.stdout or "").strip()
     if proc.returncode != 0 or expect not in out:
         lines = [line.strip() for line in out.splitlines() if line.strip()]
-        errors = [line for line in lines if re.search(r"error|exception|fatal|denied|not found", line, re.I)]
+        errors = [line for line in lines if re.search(r"error|exception|fatal|denied|not found", line, re.I)
+                  and "warning" not in line.lower()]
         reason = (errors or lines or ["(no output)"])[0 if errors else -1]
         raise BuildError(f"smoke check of {spec['name']} failed (exit {proc.returncode}, wanted {expect!r}): {reason}")
     return out
@@ -478,19 +480,25 @@ def main(argv=None):
                 ref = content_tag(spec, local)
                 built = False
                 if not image_exists(ref):
+                    # built under a provisional tag: only an image that passed its check gets ref,
+                    # so a rerun never takes a failed image for a finished one
+                    unchecked = f"{ref}-unchecked"
                     print(f"[{name}] building {ref}", flush=True)
                     if spec.get("kind") == "rootfs":
-                        build_rootfs(spec, ref)
+                        build_rootfs(spec, unchecked)
                     else:
-                        build_dockerfile(spec, ref, local, mirror_url, logs / f"{name}.log")
+                        build_dockerfile(spec, unchecked, local, mirror_url, logs / f"{name}.log")
+                    smoke(spec, unchecked)
+                    docker("tag", unchecked, ref)
+                    docker("rmi", unchecked)
                     built = True
+                elif opts.verify:
+                    smoke(spec, ref)
                 local[name] = ref
                 # the names the roles use (and FROM lines of Dockerfiles we do not edit resolve locally)
                 tags = [(repo, tag() if callable(tag) else tag) for repo, tag in spec["tags"]]
                 for repo, tag in tags:
                     docker("tag", ref, f"{repo}:{tag}")
-                if built or opts.verify:
-                    smoke(spec, ref)
                 t_build = time.monotonic() - t0
                 entry = {}
                 if not opts.no_push:
