@@ -50,7 +50,8 @@ def _role_notebook_tag():
     for rel_dir in ("files/notebook-image", "files/notebook-scripts"):
         for path in sorted((ROOT / rel_dir).rglob("*")):
             rel = path.relative_to(ROOT).as_posix()
-            if path.is_file() and not re.search(r"/__pycache__/|\.egg-info/", "/" + rel):
+            # ansible.builtin.find (hidden: false) lists no dot-files
+            if path.is_file() and not path.name.startswith(".") and not re.search(r"/__pycache__/|\.egg-info/", "/" + rel):
                 lines.append(f"{rel} {hashlib.sha256(path.read_bytes()).hexdigest()}")
     for rel in ("plugins/module_utils/tenant.py",):
         lines.append(f"{rel} {hashlib.sha256((ROOT / rel).read_bytes()).hexdigest()}")
