@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Upstream's script, kept as it is (the README of this folder says from where):
+# shellcheck disable=SC2001,SC2164
 
 ########################################################################
 # PUID/PGID support

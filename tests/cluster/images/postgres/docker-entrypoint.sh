@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Upstream's script, kept as it is (the README of this folder says from where):
+# shellcheck disable=SC1007,SC1090,SC2034,SC2097,SC2098,SC2128
 set -Eeo pipefail
 # TODO swap to -Eeuo pipefail above (after handling all potentially-unset variables)
 

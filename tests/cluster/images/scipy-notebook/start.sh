@@ -1,4 +1,6 @@
 #!/bin/bash
+# Upstream's script, kept as it is (the README of this folder says from where):
+# shellcheck disable=SC1091
 # Copyright (c) Jupyter Development Team.
 # Distributed under the terms of the Modified BSD License.
 
