@@ -64,3 +64,12 @@ def test_dockerfile_takes_every_argument_the_role_passes():
     assert 'if [ -z "${CODE_SERVER_VERSION}" ]; then' in dockerfile
     assert '${PIP_INDEX_URL:+--index-url "$PIP_INDEX_URL"}' in dockerfile
     assert '"${CODE_SERVER_URL:-https://github.com/coder/code-server/releases/download/' in dockerfile
+
+
+def test_the_roles_dockerfiles_need_no_frontend_image_from_a_registry():
+    """A `# syntax=` line makes BuildKit pull that frontend image first: an offline lab's build
+    stops there ("resolve image config for docker.io/docker/dockerfile:1": no such host), as the
+    rollout on the test cluster showed. The built-in frontend covers what these files use."""
+    for dockerfile in (ROOT / "files/notebook-image/Dockerfile", ROOT / "files/model-serving/Dockerfile"):
+        directives = [line for line in dockerfile.read_text().splitlines() if line.lower().startswith("# syntax")]
+        assert directives == [], f"{dockerfile}: {directives}"
