@@ -31,7 +31,6 @@ MODULES = {
     "kube-router": (["github.com/cloudnativelabs/kube-router/v2/cmd/kube-router"], ""),
     "provisioner": (["github.com/rancher/local-path-provisioner"], ""),
     "registry": (["github.com/distribution/distribution/v3/cmd/registry"], ""),
-    "buildx": (["github.com/docker/buildx/cmd/buildx"], ""),
     "traefik": (["github.com/traefik/traefik/v3/cmd/traefik"], ""),
     "kubernetes": (
         [f"k8s.io/kubernetes/cmd/{name}" for name in
@@ -43,6 +42,11 @@ MODULES = {
                                      ("gitMinor", _K8S_MINOR), ("gitTreeState", "clean")))),
 }
 # go build names a binary after its package's last path element; these are renamed.
+# Built only when asked for (build_module): not every test run needs them.
+ON_DEMAND = {
+    # docker buildx, which community.docker.docker_image_build drives (the notebook_image role)
+    "buildx": (["github.com/docker/buildx/cmd/buildx"], ""),
+}
 RENAMES = {"buildx": {"buildx": "docker-buildx"}}
 
 
@@ -58,9 +62,13 @@ def go_version() -> str:
     return subprocess.run(["go", "env", "GOVERSION"], check=True, capture_output=True, text=True).stdout.strip()
 
 
+def _module(module: str) -> tuple[list[str], str]:
+    return MODULES.get(module) or ON_DEMAND[module]
+
+
 def module_key(module: str, goversion: str) -> str:
     digest = hashlib.sha256(goversion.encode())
-    digest.update(MODULES[module][1].encode())
+    digest.update(_module(module)[1].encode())
     for path in sorted((GO_DIR / module).iterdir()):
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -68,7 +76,7 @@ def module_key(module: str, goversion: str) -> str:
 
 
 def build_module(module: str, goversion: str, log=print) -> Path:
-    packages, ldflags = MODULES[module]
+    packages, ldflags = _module(module)
     target = cache_dir() / "bin" / f"{module}-{module_key(module, goversion)}"
     if target.is_dir():
         return target

@@ -516,9 +516,7 @@ log: {{level: warn}}
 """)
     start("registry", [b["registry"], "serve", str(P.config / "registry.yml")])
     make_docker_bridge()
-    docker_config = P.config / "docker" / "cli-plugins"
-    docker_config.mkdir(parents=True, exist_ok=True)
-    (docker_config / "docker-buildx").symlink_to(binaries["docker-buildx"])
+    (P.config / "docker" / "cli-plugins").mkdir(parents=True, exist_ok=True)  # install_buildx() fills it
     start("dockerd", ["dockerd", "--data-root", str(P.docker_root), "--exec-root", str(RUN / "docker"),
                       "-H", f"unix://{P.docker_sock}", "--pidfile", str(RUN / "docker.pid"),
                       "--bridge", DOCKER_BRIDGE,
@@ -582,6 +580,14 @@ log: {{level: warn}}
     apply_addons(ip)
     log(f"up in {time.monotonic() - started:.0f} s; KUBECONFIG={P.kubeconfig}")
     return P.kubeconfig
+
+
+def install_buildx() -> Path:
+    """docker buildx for the cluster's Docker (DOCKER_CONFIG=<config>/docker), built on first use."""
+    plugin = P.config / "docker" / "cli-plugins" / "docker-buildx"
+    if not plugin.exists():
+        plugin.symlink_to(build.build_module("buildx", build.go_version(), log) / "docker-buildx")
+    return plugin
 
 
 def apply_addons(ip: str) -> None:
