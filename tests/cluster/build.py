@@ -91,7 +91,11 @@ def build_module(module: str, goversion: str, log=print) -> Path:
                         "-o", str(out) + "/", *packages], cwd=GO_DIR / module, env=env, check=True)
         for old, new in RENAMES.get(module, {}).items():
             (out / old).rename(out / new)
-        out.rename(target)
+        try:
+            out.rename(target)
+        except OSError:
+            if not target.is_dir():  # another process built the same key meanwhile: use its copy
+                raise
     log(f"test cluster: built {module} in {time.monotonic() - started:.0f} s")
     return target
 
