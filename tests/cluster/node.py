@@ -405,25 +405,36 @@ def remove_docker_network() -> None:
 
 
 def kill_cgroup_tree(root: Path) -> None:
+    """Kills every process in a cgroup tree, then removes its folders (they vanish as runc cleans up)."""
+    def pids() -> list[int]:
+        found = []
+        for procs in root.rglob("cgroup.procs"):
+            try:
+                found += [int(pid) for pid in procs.read_text().split()]
+            except OSError:  # removed meanwhile
+                pass
+        return found
+
     for _ in range(20):
-        pids = [int(pid) for procs in root.rglob("cgroup.procs") for pid in procs.read_text().split()]
-        if not pids:
+        alive = pids()
+        if not alive:
             break
-        for pid in pids:
+        for pid in alive:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         time.sleep(0.3)
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    folders = []
+    try:
+        folders = [p for p in root.rglob("*") if p.is_dir()]
+    except OSError:
+        pass
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True) + [root]:
         try:
             folder.rmdir()
         except OSError:
             pass
-    try:
-        root.rmdir()
-    except OSError:
-        pass
 
 
 def kill_marked_processes() -> None:
