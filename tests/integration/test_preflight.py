@@ -46,10 +46,21 @@ def problems(result):
 
 @pytest.fixture
 def path_without_docker(tmp_path):
-    """The system PATH with every directory that holds a docker binary left out."""
-    dirs = [d for d in os.environ["PATH"].split(os.pathsep) + ["/usr/bin", "/bin"]
-            if d and not os.path.exists(os.path.join(d, "docker"))]
-    path = os.pathsep.join(dict.fromkeys(dirs))
+    """The system PATH without the docker command: a directory that holds one (on a machine with
+    Docker that is /usr/bin itself) is replaced by a folder of links to everything else in it."""
+    dirs = []
+    for index, folder in enumerate(dict.fromkeys(os.environ["PATH"].split(os.pathsep) + ["/usr/bin", "/bin"])):
+        if not folder or not os.path.isdir(folder):
+            continue
+        if os.path.exists(os.path.join(folder, "docker")):
+            links = tmp_path / ("path-%d" % index)
+            links.mkdir()
+            for name in os.listdir(folder):
+                if name != "docker":
+                    (links / name).symlink_to(os.path.join(folder, name))
+            folder = str(links)
+        dirs.append(folder)
+    path = os.pathsep.join(dirs)
     assert shutil.which("docker", path=path) is None
     return path
 

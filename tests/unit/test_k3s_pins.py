@@ -26,11 +26,11 @@ def test_one_k3s_version_everywhere():
 
 def test_one_kubernetes_minor_everywhere():
     """The Pod Security label names the cluster's minor; kubectl (the tools role's and the test
-    one built from tests/tools/k8s-binaries) is within one minor of it."""
+    cluster's, built from tests/cluster/go/kubernetes) is within one minor of it."""
     cluster = minor(defaults("k3s_agent")["k3s_agent_version"])
     assert defaults("secrets")["secrets_pod_security_version"] == "v%d.%d" % cluster
     test_kubectl = re.search(r"^require k8s.io/kubernetes (v\S+)$",
-                             (ROOT / "tests/tools/k8s-binaries/kubectl/go.mod").read_text(), re.MULTILINE).group(1)
+                             (ROOT / "tests/cluster/go/kubernetes/go.mod").read_text(), re.MULTILINE).group(1)
     for kubectl in (defaults("tools")["tools_kubectl_version"], test_kubectl):
         assert minor(kubectl)[0] == cluster[0] and abs(minor(kubectl)[1] - cluster[1]) <= 1, kubectl
 
