@@ -343,23 +343,30 @@ def ipsets() -> list[str]:
     return [name for name in names if name.split(":")[-1].startswith("KUBE-")]
 
 
-def leftovers() -> list[str]:
-    """What a stopped cluster must not leave: processes, mounts, netns, the bridge, rules."""
-    found = []
-    markers = (str(STATE), str(RUN), str(build.cache_dir() / "bin"))
+def processes():
+    """(pid, command line) of every process on this machine."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            yield int(proc.name), (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # ended meanwhile
             continue
-        if any(marker in cmdline for marker in markers):
-            found.append(f"process {proc.name}: {cmdline[:120]}")
-    for line in Path("/proc/mounts").read_text().splitlines():
-        target = line.split()[1]
-        if target.startswith(markers[:2]) or target.startswith("/run/netns/cni-"):
-            found.append(f"mount {target}")
+
+
+def our_mounts() -> list[str]:
+    """Mount points under the cluster's folders and the pods' network namespaces."""
+    targets = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    return [t for t in targets if t.startswith((str(STATE), str(RUN), "/run/netns/cni-"))]
+
+
+def leftovers() -> list[str]:
+    """What a stopped cluster must not leave: processes, mounts, netns, the bridge, rules."""
+    found = []
+    markers = (str(STATE), str(RUN), str(build.cache_dir() / "bin"))
+    found += [f"process {pid}: {cmdline[:120]}" for pid, cmdline in processes()
+              if any(marker in cmdline for marker in markers)]
+    found += [f"mount {target}" for target in our_mounts()]
     found += [f"network namespace {netns}" for netns in Path("/run/netns").glob("cni-*")]
     found += [f"interface {name}" for name in (BRIDGE, DOCKER_BRIDGE) if Path(f"/sys/class/net/{name}").exists()]
     for table in ("filter", "nat", "mangle"):
@@ -439,24 +446,17 @@ def kill_cgroup_tree(root: Path) -> None:
 
 def kill_marked_processes() -> None:
     markers = (str(STATE), str(RUN))
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if any(marker in cmdline for marker in markers):
+    for pid, cmdline in processes():
+        if pid != os.getpid() and any(marker in cmdline for marker in markers):
             try:
-                os.kill(int(proc.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
 
 def unmount_all() -> None:
     for _ in range(3):
-        targets = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
-        ours = [t for t in targets if t.startswith((str(STATE), str(RUN), "/run/netns/cni-"))]
+        ours = our_mounts()
         if not ours:
             break
         for target in sorted(ours, key=len, reverse=True):
